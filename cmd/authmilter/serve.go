@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/authmilter/authmilter/config"
+	"github.com/authmilter/authmilter/milter"
+)
+
+// cmdServe runs the daemon until SIGTERM or SIGINT. SIGHUP reloads the
+// configuration file; a bad new configuration is logged and the old one
+// keeps running.
+func cmdServe(args []string, _ io.Reader, _, stderr io.Writer) int {
+	fs := flagSet("serve", stderr)
+	path := fs.String("c", "", "configuration `FILE` (default: built-in defaults)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: authmilter serve [-c FILE]")
+		return 2
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		printConfigError(stderr, err)
+		return 1
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "authmilter:", err)
+		return 1
+	}
+	defer log.Sync()
+	// go-milter logs protocol errors through the standard log package.
+	undo := zap.RedirectStdLog(log.Named("go-milter"))
+	defer undo()
+
+	res, err := newResolver(cfg)
+	if err != nil {
+		log.Error("cannot start the DNS resolver", zap.Error(err))
+		return 1
+	}
+	eng, err := newEngine(cfg, res)
+	if err != nil {
+		log.Error("cannot build the policy engine", zap.Error(err))
+		return 1
+	}
+	ln, err := listen(cfg)
+	if err != nil {
+		log.Error("cannot listen", zap.String("listen", cfg.Listen), zap.Error(err))
+		return 1
+	}
+	srv := milter.New(eng, log, milter.Options{IOTimeout: cfg.Milter.IOTimeout.Duration})
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("authmilter started", zap.String("version", versionString()),
+		zap.String("listen", cfg.Listen), zap.String("authserv_id", cfg.AuthservID),
+		zap.String("config", cfg.Source))
+
+	for {
+		select {
+		case err := <-served:
+			if err != nil {
+				log.Error("listener failed", zap.Error(err))
+				return 1
+			}
+			return 0
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				cfg = reload(log, srv, *path, cfg)
+				continue
+			}
+			log.Info("shutting down", zap.String("signal", sig.String()),
+				zap.Duration("timeout", cfg.Milter.ShutdownTimeout.Duration))
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.Milter.ShutdownTimeout.Duration)
+			err := srv.Shutdown(ctx)
+			cancel()
+			if err != nil {
+				return 1
+			}
+			log.Info("stopped")
+			return 0
+		}
+	}
+}
+
+// reload re-reads the configuration and swaps in a new engine. Connections
+// stay open, and messages in flight finish with the old engine. Settings
+// that belong to the listening socket or the logger need a restart; the
+// log line says so.
+func reload(log *zap.Logger, srv *milter.Server, path string, old *config.Config) *config.Config {
+	if path == "" {
+		log.Info("reload: running on built-in defaults, nothing to reload")
+		return old
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		log.Error("reload failed; keeping the running configuration", zap.Error(err))
+		return old
+	}
+	res, err := newResolver(cfg)
+	if err != nil {
+		log.Error("reload failed; keeping the running configuration", zap.Error(err))
+		return old
+	}
+	eng, err := newEngine(cfg, res)
+	if err != nil {
+		log.Error("reload failed; keeping the running configuration", zap.Error(err))
+		return old
+	}
+	srv.SetEngine(eng)
+	if cfg.Listen != old.Listen || cfg.SocketMode != old.SocketMode || cfg.Log != old.Log {
+		log.Warn("reload: listen, socket_mode and [log] changes take effect at the next restart")
+		cfg.Listen, cfg.SocketMode, cfg.Log = old.Listen, old.SocketMode, old.Log
+	}
+	log.Info("configuration reloaded", zap.String("config", path))
+	return cfg
+}
+
+// listen opens the milter socket. For a unix socket, a stale socket file
+// left by a crash is removed, but one that a running process still answers
+// on is not: that is a second daemon, and an error.
+func listen(cfg *config.Config) (net.Listener, error) {
+	network, addr := cfg.ListenAddr()
+	if network != "unix" {
+		return net.Listen(network, addr)
+	}
+	if fi, err := os.Lstat(addr); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket", addr)
+		}
+		if c, err := net.DialTimeout("unix", addr, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s is in use by another process", addr)
+		}
+		if err := os.Remove(addr); err != nil {
+			return nil, fmt.Errorf("removing stale socket: %w", err)
+		}
+	}
+	ln, err := net.Listen("unix", addr)
+	if err != nil {
+		return nil, err
+	}
+	// Go's unix listener removes the file on Close; keep that.
+	if err := os.Chmod(addr, cfg.SocketMode); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("socket_mode: %w", err)
+	}
+	return ln, nil
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/authmilter/authmilter/config"
+	"github.com/authmilter/authmilter/policy"
+	"github.com/authmilter/authmilter/resolver"
+)
+
+// loadConfig reads path, or returns the built-in defaults when path is "".
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	return config.Load(path)
+}
+
+// newLogger builds the daemon's logger from the [log] section. Logs go to
+// stderr: systemd's journal, Docker and a terminal all collect it there.
+func newLogger(c *config.Config, w io.Writer) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(c.Log.Level)
+	if err != nil {
+		return nil, err
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.TimeKey = "time"
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	if c.Log.Format == "json" {
+		enc = zapcore.NewJSONEncoder(encCfg)
+	} else {
+		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)), nil
+}
+
+// newResolver builds the caching stub resolver of the [dns] section.
+func newResolver(c *config.Config) (*resolver.Stub, error) {
+	return resolver.NewStub(resolver.StubConfig{
+		Nameservers: c.DNS.Nameservers,
+		Timeout:     c.DNS.Timeout.Duration,
+		CacheSize:   c.DNS.CacheSize,
+	})
+}
+
+// newEngine builds the policy engine of a configuration.
+func newEngine(c *config.Config, r resolver.Resolver) (*policy.Engine, error) {
+	return policy.New(policy.Options{
+		AuthservID:     c.AuthservID,
+		OnDNSError:     policy.DNSErrorAction(c.Verify.OnDNSError),
+		SPFHelo:        c.Verify.SPFHelo,
+		MaxHeaderBytes: c.Verify.MaxHeaderBytes,
+		MaxSignatures:  c.Verify.MaxSignatures,
+		MinRSABits:     c.Verify.MinRSABits,
+	}, r)
+}
+
+// flagSet returns a FlagSet that reports errors on stderr and does not exit.
+func flagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("authmilter "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// printConfigError prints a configuration error, one problem per line.
+func printConfigError(w io.Writer, err error) {
+	if errs, ok := err.(config.Errors); ok {
+		for _, e := range errs {
+			fmt.Fprintln(w, e)
+		}
+		return
+	}
+	fmt.Fprintln(w, err)
+}

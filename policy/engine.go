@@ -1,0 +1,383 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authmilter/authmilter/policy/authres"
+	"github.com/authmilter/authmilter/policy/dkim"
+	"github.com/authmilter/authmilter/policy/spf"
+	"github.com/authmilter/authmilter/resolver"
+)
+
+// DNSErrorAction is what to do when a check ends in temperror (a DNS
+// timeout or SERVFAIL).
+type DNSErrorAction string
+
+const (
+	// DNSErrorAccept delivers the message with "temperror" in
+	// Authentication-Results. The default: a DNS outage on the sender's side
+	// must not stop our mail, and DMARC treats temperror as "no decision".
+	DNSErrorAccept DNSErrorAction = "accept"
+	// DNSErrorTempfail answers 451 4.4.3 so that the sender retries later,
+	// as RFC 7208 §8.6 allows for SPF temperror.
+	DNSErrorTempfail DNSErrorAction = "tempfail"
+)
+
+// ErrOptions is returned by New for unusable options.
+var ErrOptions = errors.New("policy: bad options")
+
+// Options configure an Engine. The zero value of each field means the
+// documented default.
+type Options struct {
+	// AuthservID identifies us in Authentication-Results (RFC 8601 §2.5).
+	AuthservID string
+	// OnDNSError: see DNSErrorAction. Default DNSErrorAccept.
+	OnDNSError DNSErrorAction
+	// SPFHelo also checks the HELO identity (RFC 7208 §2.3) and reports it
+	// in its own Authentication-Results entry.
+	SPFHelo bool
+	// MaxHeaderBytes bounds the header section we keep in memory; bigger
+	// messages are rejected with 552 5.3.4. Default 256 KiB.
+	MaxHeaderBytes int
+	// MaxSignatures is how many DKIM signatures are verified per message
+	// (default 5); MinRSABits the smallest RSA key accepted (default 1024,
+	// RFC 8301 §3.2).
+	MaxSignatures, MinRSABits int
+	// Now is the clock for DKIM expiry and SPF's %{t}; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine evaluates messages. It is immutable once built and safe for
+// concurrent use; a configuration reload builds a new Engine and swaps it in,
+// so a message is always judged by one configuration from start to end.
+type Engine struct {
+	opts Options
+	spf  *spf.Checker
+	dkim *dkim.Verifier
+}
+
+// New builds an Engine that looks names up through r.
+func New(opts Options, r resolver.Resolver) (*Engine, error) {
+	if r == nil {
+		return nil, fmt.Errorf("%w: no resolver", ErrOptions)
+	}
+	if opts.AuthservID == "" {
+		return nil, fmt.Errorf("%w: empty authserv-id", ErrOptions)
+	}
+	switch opts.OnDNSError {
+	case "":
+		opts.OnDNSError = DNSErrorAccept
+	case DNSErrorAccept, DNSErrorTempfail:
+	default:
+		return nil, fmt.Errorf("%w: on_dns_error %q", ErrOptions, opts.OnDNSError)
+	}
+	if opts.MaxHeaderBytes <= 0 {
+		opts.MaxHeaderBytes = 256 << 10
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Engine{
+		opts: opts,
+		spf: &spf.Checker{
+			Resolver: r,
+			Receiver: opts.AuthservID,
+			Now:      opts.Now,
+		},
+		dkim: &dkim.Verifier{
+			Resolver:      r,
+			MaxSignatures: opts.MaxSignatures,
+			MinRSABits:    opts.MinRSABits,
+			Now:           opts.Now,
+		},
+	}, nil
+}
+
+// AuthservID returns the authserv-id this engine writes and removes.
+func (e *Engine) AuthservID() string { return e.opts.AuthservID }
+
+// Envelope is what the MTA told us before the message content: the SMTP
+// connection, HELO and envelope, and the MTA's macros that later stages use.
+type Envelope struct {
+	QueueID    string // the MTA's queue id, for logs
+	ClientIP   net.IP // nil for local submissions (sendmail -bs, pickup)
+	ClientName string // the MTA's verified client name, or "unknown"
+	Helo       string
+	MailFrom   string // without angle brackets; "" is the null sender
+	Rcpts      []string
+	AuthUser   string // SMTP AUTH identity ({auth_authen}); "" if none
+	DaemonName string // the MTA's listener name ({daemon_name})
+	MTAHost    string // the MTA's own host name ({j})
+}
+
+// Header is one header field as the MTA passed it: the name, and the value
+// without the one space the milter protocol strips after the colon.
+type Header struct {
+	Name  string
+	Value string
+}
+
+// Message is one message being judged. Its methods follow the order of the
+// SMTP DATA phase: Header for each field, EndHeaders, Body for each chunk,
+// then Finish (or Abort). A Message is used by one goroutine.
+type Message struct {
+	e       *Engine
+	ctx     context.Context
+	cancel  context.CancelFunc
+	env     Envelope
+	start   time.Time
+	headers []Header
+	size    int
+	tooBig  bool
+	dkim    *dkim.Session
+	spf     chan spfOutcomes
+	ended   bool
+}
+
+type spfOutcomes struct {
+	mailFrom spf.Outcome
+	helo     *spf.Outcome
+}
+
+// Begin starts judging a message whose envelope is complete. SPF depends on
+// the envelope only, so its DNS lookups start now and overlap with the
+// transfer of the header and body.
+func (e *Engine) Begin(ctx context.Context, env Envelope) *Message {
+	ctx, cancel := context.WithCancel(ctx)
+	m := &Message{
+		e:      e,
+		ctx:    ctx,
+		cancel: cancel,
+		env:    env,
+		start:  e.opts.Now(),
+		dkim:   e.dkim.NewSession(ctx),
+		spf:    make(chan spfOutcomes, 1),
+	}
+	go func() { m.spf <- e.checkSPF(ctx, env) }()
+	return m
+}
+
+// spfTimeout bounds one message's SPF checks, all lookups included.
+const spfTimeout = 20 * time.Second
+
+// checkSPF runs the MAIL FROM check and, when configured and distinct, the
+// HELO check (RFC 7208 §2.3, §2.4).
+func (e *Engine) checkSPF(ctx context.Context, env Envelope) spfOutcomes {
+	if env.ClientIP == nil {
+		// A local submission has no SMTP client to authorize.
+		o := spf.Outcome{Result: spf.None, Identity: "mailfrom", Sender: env.MailFrom,
+			Problem: "no client IP address (local submission)"}
+		return spfOutcomes{mailFrom: o}
+	}
+	// RFC 7208 §4.6.4: an SPF check may be bounded in time (at least 20 s);
+	// past that its result is temperror, and the message is not held up.
+	ctx, cancel := context.WithTimeout(ctx, spfTimeout)
+	defer cancel()
+	var out spfOutcomes
+	out.mailFrom = e.spf.CheckMailFrom(ctx, env.ClientIP, env.Helo, env.MailFrom)
+	if e.opts.SPFHelo && env.MailFrom != "" {
+		// For the null sender the MAIL FROM check already was the HELO
+		// identity (postmaster@HELO); checking again would only double the
+		// lookups.
+		h := e.spf.CheckHelo(ctx, env.ClientIP, env.Helo)
+		out.helo = &h
+	}
+	return out
+}
+
+// Header records one header field. It returns a Verdict only when the
+// message must be refused right away: its header section is larger than
+// MaxHeaderBytes (RFC 5321 §4.5.3.1.7 leaves the limit to us; we answer
+// 552 5.3.4 instead of buffering without bound).
+func (m *Message) Header(name, value string) *Verdict {
+	if m.tooBig {
+		return m.tooBigVerdict()
+	}
+	m.size += len(name) + len(value) + 4
+	if m.size > m.e.opts.MaxHeaderBytes {
+		m.tooBig = true
+		m.headers = nil
+		return m.tooBigVerdict()
+	}
+	m.headers = append(m.headers, Header{Name: name, Value: value})
+	m.dkim.Header(rawField(name, value))
+	return nil
+}
+
+func (m *Message) tooBigVerdict() *Verdict {
+	return &Verdict{
+		Action:  Reject,
+		Reply:   Reply{Code: 552, Enhanced: "5.3.4", Text: "Message header section too large"},
+		Reasons: []string{fmt.Sprintf("header section over %d bytes", m.e.opts.MaxHeaderBytes)},
+		Elapsed: m.e.opts.Now().Sub(m.start),
+	}
+}
+
+// rawField rebuilds the header field as it stood in the message, for DKIM.
+// The milter protocol (without SMFIP_HDR_LEADSPC) drops the single space
+// after the colon, so one is put back unless the value starts with
+// whitespace of its own; relaxed header canonicalization (RFC 6376 §3.4.2),
+// which nearly every signer uses, does not depend on it either way.
+func rawField(name, value string) []byte {
+	b := make([]byte, 0, len(name)+len(value)+4)
+	b = append(b, name...)
+	b = append(b, ':')
+	if value == "" || (value[0] != ' ' && value[0] != '\t') {
+		b = append(b, ' ')
+	}
+	b = append(b, value...)
+	return append(b, '\r', '\n')
+}
+
+// EndHeaders marks the end of the header section.
+func (m *Message) EndHeaders() { m.dkim.EndHeaders() }
+
+// Body streams one chunk of the body into the DKIM verifier; nothing keeps
+// the body in memory.
+func (m *Message) Body(chunk []byte) error { return m.dkim.Body(chunk) }
+
+// Abort stops all work on the message (the SMTP client went away, or the
+// MTA aborted it). The Message must not be used afterwards.
+func (m *Message) Abort() {
+	if m.ended {
+		return
+	}
+	m.ended = true
+	m.cancel()
+	m.dkim.Abort()
+}
+
+// Finish completes every check and returns the verdict.
+func (m *Message) Finish() *Verdict {
+	if m.tooBig {
+		m.Abort()
+		return m.tooBigVerdict()
+	}
+	m.ended = true
+	defer m.cancel()
+	dk := m.dkim.Close()
+	sp := <-m.spf
+	e := m.e
+
+	v := &Verdict{
+		Action:  Accept,
+		SPF:     sp.mailFrom,
+		HeloSPF: sp.helo,
+		DKIM:    dk,
+	}
+	for _, h := range m.headers {
+		if strings.EqualFold(h.Name, "From") {
+			if v.HeaderFrom != "" {
+				v.HeaderFrom += ", "
+			}
+			v.HeaderFrom += h.Value
+		}
+	}
+
+	v.Remove = forgedResults(m.headers, e.opts.AuthservID)
+	if len(v.Remove) > 0 {
+		v.Reasons = append(v.Reasons, fmt.Sprintf("removed %d forged Authentication-Results", len(v.Remove)))
+	}
+	v.Add = []Field{
+		{Name: "Authentication-Results", Value: strings.TrimLeft(authres.Format(e.opts.AuthservID, m.results(v)), " \t")},
+	}
+	if v.SPF.Result != "" && m.env.ClientIP != nil {
+		v.Add = append([]Field{{Name: "Received-SPF",
+			Value: strings.TrimLeft(spf.ReceivedSPF(v.SPF, m.env.ClientIP, m.env.Helo, e.opts.AuthservID), " \t")}}, v.Add...)
+	}
+
+	if v.DNSTempError() {
+		if e.opts.OnDNSError == DNSErrorTempfail {
+			v.Action = Tempfail
+			v.Reply = Reply{Code: 451, Enhanced: "4.4.3", Text: "Temporary DNS failure during policy check, try again later"}
+			v.Reasons = append(v.Reasons, "DNS temperror and on_dns_error = tempfail")
+		} else {
+			v.Reasons = append(v.Reasons, "DNS temperror accepted (on_dns_error = accept)")
+		}
+	}
+	v.Elapsed = e.opts.Now().Sub(m.start)
+	return v
+}
+
+// results builds the Authentication-Results entries (RFC 8601 §2.7): the
+// SPF result for MAIL FROM (§2.7.2 smtp.mailfrom), the HELO result when
+// checked (smtp.helo), and one dkim entry per signature (§2.7.1, with the
+// header.d/i/s/a/b properties of RFC 6008 and RFC 8601), or dkim=none.
+func (m *Message) results(v *Verdict) []authres.Result {
+	var rs []authres.Result
+	if v.SPF.Result != "" {
+		r := authres.Result{Method: "spf", Value: string(v.SPF.Result), Reason: spfReason(v.SPF)}
+		if v.SPF.Sender != "" {
+			r.Props = append(r.Props, authres.Property{Type: "smtp", Name: "mailfrom", Value: v.SPF.Sender})
+		}
+		rs = append(rs, r)
+	}
+	if v.HeloSPF != nil {
+		rs = append(rs, authres.Result{Method: "spf", Value: string(v.HeloSPF.Result), Reason: spfReason(*v.HeloSPF),
+			Props: []authres.Property{{Type: "smtp", Name: "helo", Value: m.env.Helo}}})
+	}
+	if len(v.DKIM) == 0 {
+		rs = append(rs, authres.Result{Method: "dkim", Value: "none"})
+	}
+	for _, d := range v.DKIM {
+		r := authres.Result{Method: "dkim", Value: d.Result, Reason: d.Reason}
+		if d.KeyBits > 0 {
+			r.Comment = strconv.Itoa(d.KeyBits) + "-bit key"
+		}
+		add := func(name, value string) {
+			if value != "" {
+				r.Props = append(r.Props, authres.Property{Type: "header", Name: name, Value: value})
+			}
+		}
+		add("d", d.Domain)
+		add("i", d.Identifier)
+		add("s", d.Selector)
+		add("a", d.Algorithm)
+		add("b", d.B)
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// spfReason is the reason= text for an SPF entry: the problem for errors and
+// none, nothing for decisive results (the Received-SPF field has the detail).
+func spfReason(o spf.Outcome) string {
+	switch o.Result {
+	case spf.PermError, spf.TempError, spf.None:
+		return o.Problem
+	}
+	return ""
+}
+
+// forgedResults finds the Authentication-Results fields that carry our
+// authserv-id: a sender must not be able to hand us results that downstream
+// filters would read as ours (RFC 8601 §5). A field whose id cannot be
+// parsed is left alone: it cannot be mistaken for ours by a conforming
+// reader. Indexes are 1-based per field name (the milter protocol's
+// SMFIR_CHGHEADER), returned highest first.
+func forgedResults(headers []Header, authservID string) []HeaderRef {
+	var refs []HeaderRef
+	n := 0
+	for _, h := range headers {
+		if !strings.EqualFold(h.Name, "Authentication-Results") {
+			continue
+		}
+		n++
+		id, err := authres.AuthservID(h.Value)
+		if err == nil && strings.EqualFold(id, authservID) {
+			refs = append(refs, HeaderRef{Name: h.Name, Index: n})
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Index > refs[j].Index })
+	return refs
+}
+
+// Headers returns the header fields recorded so far, in order.
+func (m *Message) Headers() []Header { return m.headers }
