@@ -58,9 +58,10 @@ type Options struct {
 // concurrent use; a configuration reload builds a new Engine and swaps it in,
 // so a message is always judged by one configuration from start to end.
 type Engine struct {
-	opts Options
-	spf  *spf.Checker
-	dkim *dkim.Verifier
+	opts  Options
+	ourID string // AuthservID as authres.AuthservID reads it back
+	spf   *spf.Checker
+	dkim  *dkim.Verifier
 }
 
 // New builds an Engine that looks names up through r.
@@ -84,8 +85,13 @@ func New(opts Options, r resolver.Resolver) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	ourID, err := authres.AuthservID(authres.Format(opts.AuthservID, nil))
+	if err != nil || ourID == "" {
+		return nil, fmt.Errorf("%w: authserv-id %q cannot be written", ErrOptions, opts.AuthservID)
+	}
 	return &Engine{
-		opts: opts,
+		opts:  opts,
+		ourID: ourID,
 		spf: &spf.Checker{
 			Resolver: r,
 			Receiver: opts.AuthservID,
@@ -281,7 +287,7 @@ func (m *Message) Finish() *Verdict {
 		}
 	}
 
-	v.Remove = forgedResults(m.headers, e.opts.AuthservID)
+	v.Remove = forgedResults(m.headers, e.ourID)
 	if len(v.Remove) > 0 {
 		v.Reasons = append(v.Reasons, fmt.Sprintf("removed %d forged Authentication-Results", len(v.Remove)))
 	}
@@ -358,9 +364,9 @@ func spfReason(o spf.Outcome) string {
 
 // forgedResults finds the Authentication-Results fields that carry our
 // authserv-id: a sender must not be able to hand us results that downstream
-// filters would read as ours (RFC 8601 §5). A field whose id cannot be
-// parsed is left alone: it cannot be mistaken for ours by a conforming
-// reader. Indexes are 1-based per field name (the milter protocol's
+// filters would read as ours (RFC 8601 §5). authservID is in the comparable
+// form authres.AuthservID returns (lower case, A-labels). A field with no
+// readable id at all is left alone: no reader can take it for ours. Indexes are 1-based per field name (the milter protocol's
 // SMFIR_CHGHEADER), returned highest first.
 func forgedResults(headers []Header, authservID string) []HeaderRef {
 	var refs []HeaderRef
@@ -370,8 +376,10 @@ func forgedResults(headers []Header, authservID string) []HeaderRef {
 			continue
 		}
 		n++
-		id, err := authres.AuthservID(h.Value)
-		if err == nil && strings.EqualFold(id, authservID) {
+		// A field that names our id but is malformed after it still goes:
+		// a lenient reader downstream could take it for ours.
+		id, _ := authres.AuthservID(h.Value)
+		if id != "" && id == authservID {
 			refs = append(refs, HeaderRef{Name: h.Name, Index: n})
 		}
 	}

@@ -142,8 +142,9 @@ func TestForgedResultsIndexes(t *testing.T) {
 		{"Authentication-Results", "mx.test.evil.example; dkim=pass"},
 		{"Authentication-Results", "(garbage"},
 	}
+	hs = append(hs, Header{"Authentication-Results", "mx.test spf=pass"})
 	got := forgedResults(hs, "mx.test")
-	want := []HeaderRef{{"Authentication-Results", 3}, {"Authentication-Results", 1}}
+	want := []HeaderRef{{"Authentication-Results", 6}, {"Authentication-Results", 3}, {"Authentication-Results", 1}}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
