@@ -213,8 +213,10 @@ type keyFetch struct {
 // finished and the rest of the body is not needed.
 var errVerifierDone = errors.New("dkim: verifier finished")
 
-// NewSession starts verifying one message. ctx bounds the key lookups;
-// Abort and Close release it.
+// NewSession starts verifying one message. ctx bounds the key lookups and
+// should carry a deadline: Body waits for go-msgauth, which waits for the
+// key before it reads the body. Abort and Close release ctx. Resolver must
+// be set.
 func (v *Verifier) NewSession(ctx context.Context) *Session {
 	ctx, cancel := context.WithCancel(ctx)
 	return &Session{v: v, ctx: ctx, cancel: cancel}
@@ -412,7 +414,7 @@ func (s *Session) precheck(sig *Signature) (result, reason string, err error) {
 	case "rsa-sha256", "ed25519-sha256": // RFC 6376 §3.3, RFC 8463 §3
 	case "rsa-sha1":
 		// RFC 8301 §3.1: rsa-sha1 MUST NOT be used for verifying.
-		return PermError, "rsa-sha1 is not accepted (RFC 8301)", ErrWeakAlgorithm
+		return PermError, "rsa-sha1 not accepted per RFC 8301", ErrWeakAlgorithm
 	default:
 		return PermError, "unsupported algorithm", ErrAlgorithm
 	}
@@ -464,27 +466,30 @@ func parseReason(err error) string {
 
 // setHeaderB gives each signature the shortest prefix of its b= that is
 // at least 8 characters and differs from every other signature's prefix
-// (RFC 6008 §4). Identical b= values get the whole value.
+// (RFC 6008 §4). Identical b= values get the whole value. Sorting makes
+// this O(n log n): the longest prefix a value shares with any other is the
+// one it shares with a sorted neighbour.
 func (s *Session) setHeaderB() {
+	idx := make([]int, 0, len(s.sigs))
 	for i := range s.sigs {
-		if s.sigs[i].sig == nil {
-			continue
+		if s.sigs[i].sig != nil {
+			idx = append(idx, i)
 		}
+	}
+	slices.SortFunc(idx, func(x, y int) int { return strings.Compare(s.sigs[x].sig.B, s.sigs[y].sig.B) })
+	for k, i := range idx {
 		b := s.sigs[i].sig.B
 		n := min(bPrefixLen, len(b))
-		for j := range s.sigs {
-			if j == i || s.sigs[j].sig == nil {
+		for _, j := range []int{k - 1, k + 1} {
+			if j < 0 || j >= len(idx) {
 				continue
 			}
-			o := s.sigs[j].sig.B
-			// Grow n past the common prefix with o.
+			o := s.sigs[idx[j]].sig.B
 			c := 0
 			for c < len(b) && c < len(o) && b[c] == o[c] {
 				c++
 			}
-			if c >= n {
-				n = min(c+1, len(b))
-			}
+			n = max(n, min(c+1, len(b)))
 		}
 		s.sigs[i].res.B = b[:n]
 	}
