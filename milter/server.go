@@ -42,18 +42,18 @@ type Options struct {
 	IOTimeout time.Duration
 }
 
-// Server serves the milter protocol on one or more listeners.
+// Server serves the milter protocol on one listener.
 type Server struct {
 	log     *zap.Logger
 	opts    Options
 	engine  atomic.Pointer[policy.Engine]
 	closing atomic.Bool
 
-	mu        sync.Mutex
-	conns     map[*conn]struct{}
-	listeners []net.Listener
-	pending   *conn // accepted, waiting for go-milter's NewMilter call
-	proto     *gomilter.Server
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	listener net.Listener
+	pending  *conn // accepted, waiting for go-milter's NewMilter call
+	proto    *gomilter.Server
 }
 
 // actions are the modifications we negotiate: add and change (delete)
@@ -79,8 +79,13 @@ func (s *Server) SetEngine(e *policy.Engine) { s.engine.Store(e) }
 // Engine returns the current engine.
 func (s *Server) Engine() *policy.Engine { return s.engine.Load() }
 
+// ErrServing is returned by a second call to Serve: a Server pairs each
+// accepted connection with the session go-milter creates for it right after
+// Accept, which only works with one accept loop.
+var ErrServing = errors.New("milter: Serve called twice")
+
 // Serve accepts MTA connections on ln until Shutdown. It returns nil after
-// Shutdown, or the listener's error.
+// Shutdown, or the listener's error. It may be called once per Server.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing.Load() {
@@ -88,7 +93,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln.Close()
 		return nil
 	}
-	s.listeners = append(s.listeners, ln)
+	if s.listener != nil {
+		s.mu.Unlock()
+		return ErrServing
+	}
+	s.listener = ln
 	s.mu.Unlock()
 	err := s.proto.Serve(&listener{Listener: ln, s: s})
 	if s.closing.Load() {
@@ -105,8 +114,8 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.mu.Lock()
-	for _, ln := range s.listeners {
-		ln.Close()
+	if s.listener != nil {
+		s.listener.Close()
 	}
 	s.mu.Unlock()
 
@@ -180,20 +189,35 @@ type listener struct {
 	s *Server
 }
 
+// Accept retries temporary failures (EMFILE, ECONNABORTED, ...) with a
+// growing pause, as net/http does: go-milter's Serve returns on any Accept
+// error, and one busy moment must not stop the daemon.
 func (l *listener) Accept() (net.Conn, error) {
-	nc, err := l.Listener.Accept()
-	if err != nil {
+	var pause time.Duration
+	for {
+		nc, err := l.Listener.Accept()
+		if err != nil {
+			if l.s.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return nil, gomilter.ErrServerClosed
+			}
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			l.s.log.Warn("accept failed; retrying", zap.Error(err), zap.Duration("pause", pause))
+			time.Sleep(pause)
+			continue
+		}
+		c := &conn{Conn: nc, s: l.s}
+		l.s.mu.Lock()
 		if l.s.closing.Load() {
+			// Shutdown has begun, and may already have closed the others.
+			l.s.mu.Unlock()
+			nc.Close()
 			return nil, gomilter.ErrServerClosed
 		}
-		return nil, err
+		l.s.conns[c] = struct{}{}
+		l.s.pending = c
+		l.s.mu.Unlock()
+		return c, nil
 	}
-	c := &conn{Conn: nc, s: l.s}
-	l.s.mu.Lock()
-	l.s.conns[c] = struct{}{}
-	l.s.pending = c
-	l.s.mu.Unlock()
-	return c, nil
 }
 
 // conn applies the I/O timeout to every read and write, and tells its

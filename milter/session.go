@@ -58,6 +58,13 @@ func (x *session) macros(m *gomilter.Modifier) {
 	if v := get("{client_addr}"); v != "" && x.clientIP == nil {
 		x.clientIP = parseClientAddr(v)
 	}
+	if v := get("_"); v != "" && x.clientIP == nil {
+		// "_" is "name [addr]" (Sendmail may add "(may be forged)");
+		// Sendmail's default connect macros include it, not {client_addr}.
+		if i, j := strings.LastIndexByte(v, '['), strings.LastIndexByte(v, ']'); i >= 0 && j > i {
+			x.clientIP = parseClientAddr(v[i+1 : j])
+		}
+	}
 	if v := get("{client_name}"); v != "" && x.clientName == "" {
 		x.clientName = v
 	}
@@ -85,6 +92,12 @@ func (x *session) Connect(host, family string, port uint16, addr net.IP, m *gomi
 		x.clientIP = addr
 	}
 	x.macros(m)
+	if x.clientIP == nil && (family == "tcp4" || family == "tcp6") {
+		// Without an address the message would be judged as a local
+		// submission: say so loudly, it is a configuration problem.
+		x.log.Warn("client address not readable; add {client_addr} to the MTA's connect macros",
+			zap.String("family", family), zap.String("client_name", host))
+	}
 	return gomilter.RespContinue, nil
 }
 
@@ -97,12 +110,16 @@ func (x *session) Helo(name string, m *gomilter.Modifier) (gomilter.Response, er
 func (x *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response, error) {
 	x.reset("new transaction")
 	x.macros(m)
+	// Mark the message busy before looking at closing: Shutdown sets
+	// closing first and then waits for busy connections, so either it
+	// waits for this message or this message sees closing.
+	x.inMessage.Store(true)
 	if x.s.closing.Load() {
 		x.done = true
+		x.inMessage.Store(false)
 		return replyCode(policy.Reply{Code: 451, Enhanced: "4.3.2", Text: "Service shutting down, try again later"}), nil
 	}
 	x.env.MailFrom = from
-	x.inMessage.Store(true)
 	return gomilter.RespContinue, nil
 }
 
@@ -140,7 +157,10 @@ func (x *session) Header(name, value string, m *gomilter.Modifier) (gomilter.Res
 	return gomilter.RespContinue, nil
 }
 
-func (x *session) Headers(_ textproto.MIMEHeader, m *gomilter.Modifier) (gomilter.Response, error) {
+func (x *session) Headers(h textproto.MIMEHeader, m *gomilter.Modifier) (gomilter.Response, error) {
+	// go-milter keeps every header of every message on the connection in
+	// this map until an SMFIC_ABORT; we collect our own, so empty it.
+	clear(h)
 	if x.done {
 		return gomilter.RespContinue, nil
 	}
@@ -182,7 +202,11 @@ func (x *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 			}
 		}
 		if v.Action == policy.Quarantine {
-			if err := m.Quarantine(v.QuarantineReason); err != nil {
+			reason := v.QuarantineReason
+			if reason == "" {
+				reason = "authmilter policy" // Sendmail refuses an empty reason
+			}
+			if err := m.Quarantine(reason); err != nil {
 				return nil, x.writeFailed(v, err)
 			}
 		}
@@ -196,6 +220,7 @@ func (x *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 // delivered without our headers, and not lost.
 func (x *session) writeFailed(v *policy.Verdict, err error) error {
 	x.logVerdict(v, zap.Error(err), zap.String("problem", "could not send modifications to the MTA"))
+	x.msg.Abort()
 	x.msg = nil
 	x.done = true
 	x.inMessage.Store(false)
@@ -205,6 +230,11 @@ func (x *session) writeFailed(v *policy.Verdict, err error) error {
 // finish logs the verdict, ends the transaction and returns the response.
 func (x *session) finish(v *policy.Verdict) gomilter.Response {
 	x.logVerdict(v)
+	if x.msg != nil {
+		// After Finish this is a no-op; after an early verdict (a header
+		// section too large) it stops the SPF lookups and the DKIM work.
+		x.msg.Abort()
+	}
 	x.msg = nil
 	x.done = true
 	x.inMessage.Store(false)

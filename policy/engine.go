@@ -150,6 +150,8 @@ type Message struct {
 type spfOutcomes struct {
 	mailFrom spf.Outcome
 	helo     *spf.Outcome
+	skipped  string // why SPF was not checked at all
+	panicked string // a recovered panic, for the log
 }
 
 // Begin starts judging a message whose envelope is complete. SPF depends on
@@ -166,8 +168,38 @@ func (e *Engine) Begin(ctx context.Context, env Envelope) *Message {
 		dkim:   e.dkim.NewSession(ctx),
 		spf:    make(chan spfOutcomes, 1),
 	}
-	go func() { m.spf <- e.checkSPF(ctx, env) }()
+	go func() {
+		// A bug in the evaluator, met by a hostile DNS answer, must cost
+		// one temperror, not the whole daemon: go-milter's recover covers
+		// only the connection's goroutine.
+		defer func() {
+			if r := recover(); r != nil {
+				m.spf <- spfOutcomes{mailFrom: spf.Outcome{Result: spf.TempError, Identity: "mailfrom",
+					Sender: env.MailFrom, Problem: "internal error"}, panicked: fmt.Sprint(r)}
+			}
+		}()
+		m.spf <- e.checkSPF(ctx, env)
+	}()
 	return m
+}
+
+// submission says why a message is a local or authenticated submission
+// rather than mail from another domain's server, or "" if it is not. SPF
+// authorizes the hosts that relay a domain's mail onto the Internet (RFC
+// 7208 §1); judging our own users' submissions by it would stamp spf=fail
+// under our authserv-id on every cron job and every message sent from a
+// user's home IP. Postfix presents non_smtpd_milters mail (sendmail(1),
+// pickup) as coming from 127.0.0.1.
+func submission(env Envelope) string {
+	switch {
+	case env.AuthUser != "":
+		return "authenticated submission"
+	case env.ClientIP == nil:
+		return "local submission (no client address)"
+	case env.ClientIP.IsLoopback():
+		return "local submission (loopback client)"
+	}
+	return ""
 }
 
 // spfTimeout bounds one message's SPF checks, all lookups included.
@@ -176,11 +208,8 @@ const spfTimeout = 20 * time.Second
 // checkSPF runs the MAIL FROM check and, when configured and distinct, the
 // HELO check (RFC 7208 §2.3, §2.4).
 func (e *Engine) checkSPF(ctx context.Context, env Envelope) spfOutcomes {
-	if env.ClientIP == nil {
-		// A local submission has no SMTP client to authorize.
-		o := spf.Outcome{Result: spf.None, Identity: "mailfrom", Sender: env.MailFrom,
-			Problem: "no client IP address (local submission)"}
-		return spfOutcomes{mailFrom: o}
+	if why := submission(env); why != "" {
+		return spfOutcomes{skipped: why}
 	}
 	// RFC 7208 §4.6.4: an SPF check may be bounded in time (at least 20 s);
 	// past that its result is temperror, and the message is not held up.
@@ -227,15 +256,17 @@ func (m *Message) tooBigVerdict() *Verdict {
 }
 
 // rawField rebuilds the header field as it stood in the message, for DKIM.
-// The milter protocol (without SMFIP_HDR_LEADSPC) drops the single space
-// after the colon, so one is put back unless the value starts with
-// whitespace of its own; relaxed header canonicalization (RFC 6376 §3.4.2),
-// which nearly every signer uses, does not depend on it either way.
+// The milter protocol without SMFIP_HDR_LEADSPC (go-milter negotiates
+// version 2) drops the first space, not a tab, after the colon, so one space
+// is put back unless the value starts with a tab. "Subject:x" comes back as
+// "Subject: x", which only matters to "simple" header canonicalization
+// (RFC 6376 §3.4.1); "relaxed" (§3.4.2), which nearly every signer uses,
+// does not depend on it either way.
 func rawField(name, value string) []byte {
 	b := make([]byte, 0, len(name)+len(value)+4)
 	b = append(b, name...)
 	b = append(b, ':')
-	if value == "" || (value[0] != ' ' && value[0] != '\t') {
+	if value == "" || value[0] != '\t' {
 		b = append(b, ' ')
 	}
 	b = append(b, value...)
@@ -278,6 +309,12 @@ func (m *Message) Finish() *Verdict {
 		HeloSPF: sp.helo,
 		DKIM:    dk,
 	}
+	if sp.skipped != "" {
+		v.Reasons = append(v.Reasons, "SPF not checked: "+sp.skipped)
+	}
+	if sp.panicked != "" {
+		v.Reasons = append(v.Reasons, "SPF evaluator panicked: "+sp.panicked)
+	}
 	for _, h := range m.headers {
 		if strings.EqualFold(h.Name, "From") {
 			if v.HeaderFrom != "" {
@@ -294,7 +331,7 @@ func (m *Message) Finish() *Verdict {
 	v.Add = []Field{
 		{Name: "Authentication-Results", Value: strings.TrimLeft(authres.Format(e.opts.AuthservID, m.results(v)), " \t")},
 	}
-	if v.SPF.Result != "" && m.env.ClientIP != nil {
+	if v.SPF.Result != "" {
 		v.Add = append([]Field{{Name: "Received-SPF",
 			Value: strings.TrimLeft(spf.ReceivedSPF(v.SPF, m.env.ClientIP, m.env.Helo, e.opts.AuthservID), " \t")}}, v.Add...)
 	}
@@ -318,6 +355,11 @@ func (m *Message) Finish() *Verdict {
 // header.d/i/s/a/b properties of RFC 6008 and RFC 8601), or dkim=none.
 func (m *Message) results(v *Verdict) []authres.Result {
 	var rs []authres.Result
+	if m.env.AuthUser != "" {
+		// RFC 8601 §2.7.4: the client authenticated with SMTP AUTH.
+		rs = append(rs, authres.Result{Method: "auth", Value: "pass",
+			Props: []authres.Property{{Type: "smtp", Name: "auth", Value: m.env.AuthUser}}})
+	}
 	if v.SPF.Result != "" {
 		r := authres.Result{Method: "spf", Value: string(v.SPF.Result), Reason: spfReason(v.SPF)}
 		if v.SPF.Sender != "" {
@@ -376,15 +418,40 @@ func forgedResults(headers []Header, authservID string) []HeaderRef {
 			continue
 		}
 		n++
-		// A field that names our id but is malformed after it still goes:
-		// a lenient reader downstream could take it for ours.
+		// Two readings: the RFC 8601 grammar, and the crude one of a lenient
+		// reader downstream (comments cut naively, first word). A field
+		// goes when either of them names us, malformed or not.
 		id, _ := authres.AuthservID(h.Value)
-		if id != "" && id == authservID {
+		if (id != "" && strings.TrimSuffix(id, ".") == authservID) || lenientID(h.Value) == authservID {
 			refs = append(refs, HeaderRef{Name: h.Name, Index: n})
 		}
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Index > refs[j].Index })
 	return refs
+}
+
+// lenientID reads an authserv-id the way a careless parser would: drop
+// anything in parentheses (unbalanced ones to the end), take the first word
+// before ';', strip quotes and a trailing dot, lower-case it.
+func lenientID(value string) string {
+	var b strings.Builder
+	depth := 0
+	for i := 0; i < len(value); i++ {
+		switch c := value[i]; {
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteByte(c)
+		}
+	}
+	head, _, _ := strings.Cut(b.String(), ";")
+	words := strings.Fields(head)
+	if len(words) == 0 {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSuffix(strings.Trim(words[0], `"`), "."))
 }
 
 // Headers returns the header fields recorded so far, in order.

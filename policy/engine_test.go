@@ -92,7 +92,9 @@ func TestVerdicts(t *testing.T) {
 		{"helo checked too", Options{SPFHelo: true}, Envelope{ClientIP: ip, Helo: "mail.example.org", MailFrom: "a@example.org"}, Accept, "", "pass", "a@example.org", "pass"},
 		{"temperror accepted", Options{}, Envelope{ClientIP: ip, Helo: "x.example", MailFrom: "a@slow.example.org"}, Accept, "", "temperror", "a@slow.example.org", ""},
 		{"temperror tempfails", Options{OnDNSError: DNSErrorTempfail}, Envelope{ClientIP: ip, Helo: "x.example", MailFrom: "a@slow.example.org"}, Tempfail, "451 4.4.3 ", "temperror", "a@slow.example.org", ""},
-		{"local submission has no SPF", Options{}, Envelope{MailFrom: "a@example.org"}, Accept, "", "none", "a@example.org", ""},
+		{"local submission has no SPF", Options{}, Envelope{MailFrom: "a@example.org"}, Accept, "", "", "", ""},
+		{"loopback client has no SPF", Options{SPFHelo: true}, Envelope{ClientIP: net.ParseIP("127.0.0.1"), Helo: "localhost", MailFrom: "a@example.org"}, Accept, "", "", "", ""},
+		{"authenticated client has no SPF", Options{SPFHelo: true}, Envelope{ClientIP: other, Helo: "laptop", MailFrom: "a@example.org", AuthUser: "alice"}, Accept, "", "", "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,7 +107,22 @@ func TestVerdicts(t *testing.T) {
 				t.Errorf("reply %q, want %q", v.Reply, tc.reply)
 			}
 			rs := ar(t, v)
-			if rs[0].Method != "spf" || rs[0].Value != tc.spf || prop(rs[0], "smtp", "mailfrom") != tc.mailfrom {
+			if tc.env.AuthUser != "" {
+				if rs[0].Method != "auth" || rs[0].Value != "pass" || prop(rs[0], "smtp", "auth") != tc.env.AuthUser {
+					t.Errorf("first result %+v, want auth=pass smtp.auth=%s", rs[0], tc.env.AuthUser)
+				}
+				rs = rs[1:]
+			}
+			if tc.spf == "" {
+				for _, r := range rs {
+					if r.Method == "spf" {
+						t.Errorf("a submission got an SPF result: %+v", r)
+					}
+				}
+				if len(v.Add) != 1 {
+					t.Errorf("a submission got Received-SPF: %+v", v.Add)
+				}
+			} else if rs[0].Method != "spf" || rs[0].Value != tc.spf || prop(rs[0], "smtp", "mailfrom") != tc.mailfrom {
 				t.Errorf("first result %+v, want spf=%s smtp.mailfrom=%s", rs[0], tc.spf, tc.mailfrom)
 			}
 			var helo string
@@ -125,7 +142,7 @@ func TestVerdicts(t *testing.T) {
 				t.Errorf("HeaderFrom %q", v.HeaderFrom)
 			}
 			hasRSPF := len(v.Add) == 2 && v.Add[0].Name == "Received-SPF"
-			if hasRSPF != (tc.env.ClientIP != nil) {
+			if hasRSPF != (tc.spf != "") {
 				t.Errorf("fields %+v", v.Add)
 			}
 		})
@@ -142,9 +159,17 @@ func TestForgedResultsIndexes(t *testing.T) {
 		{"Authentication-Results", "mx.test.evil.example; dkim=pass"},
 		{"Authentication-Results", "(garbage"},
 	}
-	hs = append(hs, Header{"Authentication-Results", "mx.test spf=pass"})
+	hs = append(hs,
+		Header{"Authentication-Results", "mx.test spf=pass"},                            // 6: no ';'
+		Header{"Authentication-Results", "mx.test (x; dkim=pass header.d=bank.example"}, // 7: unterminated comment
+		Header{"Authentication-Results", `(\) mx.test; spf=pass`},                       // 8: escaped paren a naive reader skips
+		Header{"Authentication-Results", "mx.test.; spf=pass"},                          // 9: trailing dot
+		Header{"Authentication-Results", "\"mx.test\"; spf=pass"},                       // 10: quoted
+		Header{"Authentication-Results", "other.example; x=mx.test"},                    // 11: not ours
+	)
 	got := forgedResults(hs, "mx.test")
-	want := []HeaderRef{{"Authentication-Results", 6}, {"Authentication-Results", 3}, {"Authentication-Results", 1}}
+	want := []HeaderRef{{"Authentication-Results", 10}, {"Authentication-Results", 9}, {"Authentication-Results", 8},
+		{"Authentication-Results", 7}, {"Authentication-Results", 6}, {"Authentication-Results", 3}, {"Authentication-Results", 1}}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
@@ -172,6 +197,7 @@ func TestRawField(t *testing.T) {
 	for _, tc := range []struct{ name, value, want string }{
 		{"Subject", "hello", "Subject: hello\r\n"},
 		{"Subject", "\tindented", "Subject:\tindented\r\n"},
+		{"Subject", " two spaces", "Subject:  two spaces\r\n"},
 		{"Subject", "", "Subject: \r\n"},
 		{"To", "a@x,\r\n b@y", "To: a@x,\r\n b@y\r\n"},
 	} {

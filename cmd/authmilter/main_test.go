@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/authmilter/authmilter/config"
+	"github.com/authmilter/authmilter/policy"
 	"github.com/authmilter/authmilter/policy/authres"
 	"github.com/authmilter/authmilter/resolver"
 	"github.com/authmilter/authmilter/resolver/dnstest"
@@ -123,4 +126,47 @@ func TestVerifyRejectsBadInput(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "not a header field") {
 		t.Errorf("got %d %q", code, errs)
 	}
+}
+
+// feedMessage reads a message the way Postfix passes it to a milter.
+func TestFeedMessageLikePostfix(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, msg, from string
+		removed         int
+	}{
+		{"crlf", "From: a@example.org\r\nAuthentication-Results: mx.test; spf=pass\r\n\r\nbody\r\n", "a@example.org", 1},
+		{"bare lf and folding", "From:\n a@example.org\nAuthentication-Results:\n\tmx.test; spf=pass\n\nbody\n", "\r\n a@example.org", 1},
+		{"mbox separator skipped", "From alice@example.org Tue Dec  1 00:00:00 2026\nFrom: a@example.org\n\nbody\n", "a@example.org", 0},
+		{"a non-header line starts the body", "From: a@example.org\nthis is body text\nAuthentication-Results: mx.test; spf=pass\n", "a@example.org", 0},
+		{"a name with a space is not a header", "From: a@example.org\nBad Name: x\nAuthentication-Results: mx.test; spf=pass\n", "a@example.org", 0},
+		{"no body at all", "From: a@example.org\r\nAuthentication-Results: mx.test; spf=pass", "a@example.org", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			eng, err := newEngine(mustDefaults(t), resolver.NewFake())
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := feedMessage(eng.Begin(t.Context(), policyEnvelope()), strings.NewReader(tc.msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.HeaderFrom != tc.from || len(v.Remove) != tc.removed {
+				t.Errorf("From %q, %d removed; want %q, %d", v.HeaderFrom, len(v.Remove), tc.from, tc.removed)
+			}
+		})
+	}
+}
+
+func mustDefaults(t *testing.T) *config.Config {
+	t.Helper()
+	c := config.Default()
+	c.AuthservID = "mx.test"
+	return c
+}
+
+func policyEnvelope() policy.Envelope {
+	return policy.Envelope{ClientIP: net.ParseIP("192.0.2.1"), Helo: "x.example", MailFrom: "a@example.org"}
 }

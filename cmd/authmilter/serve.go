@@ -123,9 +123,9 @@ func reload(log *zap.Logger, srv *milter.Server, path string, old *config.Config
 		return old
 	}
 	srv.SetEngine(eng)
-	if cfg.Listen != old.Listen || cfg.SocketMode != old.SocketMode || cfg.Log != old.Log {
-		log.Warn("reload: listen, socket_mode and [log] changes take effect at the next restart")
-		cfg.Listen, cfg.SocketMode, cfg.Log = old.Listen, old.SocketMode, old.Log
+	if cfg.Listen != old.Listen || cfg.SocketMode != old.SocketMode || cfg.Log != old.Log || cfg.Milter != old.Milter {
+		log.Warn("reload: listen, socket_mode, [log] and [milter] changes take effect at the next restart")
+		cfg.Listen, cfg.SocketMode, cfg.Log, cfg.Milter = old.Listen, old.SocketMode, old.Log, old.Milter
 	}
 	log.Info("configuration reloaded", zap.String("config", path))
 	return cfg

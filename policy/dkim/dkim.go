@@ -399,6 +399,15 @@ func (s *Session) EndHeaders() {
 	r := io.MultiReader(bytes.NewReader(s.head), strings.NewReader("\r\n"), pr)
 	go func() {
 		defer close(s.done)
+		// go-milter's recover covers only the connection's goroutine: a
+		// panic in go-msgauth on hostile input must cost this message's
+		// signatures (permerror), not the whole daemon.
+		defer func() {
+			if r := recover(); r != nil {
+				s.verifs, s.verr = nil, fmt.Errorf("%w: panic in go-msgauth: %v", ErrVerifier, r)
+				pr.CloseWithError(errVerifierDone)
+			}
+		}()
 		s.verifs, s.verr = msgauth.VerifyWithOptions(r, opts)
 		// go-msgauth may stop reading early (a permanent failure before
 		// the body hash): unblock Body instead of draining into it.

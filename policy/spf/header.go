@@ -11,6 +11,10 @@ const maxHeaderLine = 78
 // maxProblemLen bounds the problem= value; the full text is for logs.
 const maxProblemLen = 200
 
+// maxValueLen bounds every other key=value pair (a domain name is at most
+// 255 octets, RFC 1035 §2.3.4; an address at most 254, RFC 5321 §4.5.3.1).
+const maxValueLen = 255
+
 // ReceivedSPF formats the value of a Received-SPF header field (RFC 7208
 // §9.1), without the "Received-SPF:" name: the result, a comment in words,
 // and the key=value pairs client-ip, envelope-from (MAIL FROM identity
@@ -168,6 +172,11 @@ func commentText(s string) string {
 // (RFC 7208 §9.1 ABNF).
 func headerValue(s string) string {
 	s = asciiOnly(s)
+	// A HELO name or envelope sender is the client's to choose: bound it
+	// so that no line can approach RFC 5322's 998-octet limit.
+	if len(s) > maxValueLen {
+		s = s[:maxValueLen]
+	}
 	if isDotAtom(s) {
 		return s
 	}
