@@ -353,20 +353,20 @@ func (s *Stub) LookupAddr(ctx context.Context, addr string) ([]string, error) {
 	return slices.Clone(a.strs), nil
 }
 
-// validName reports whether n (lower-case, no trailing dot) can be sent as
-// a query name: printable ASCII without spaces or backslashes (which miekg/dns
-// would read as escapes), labels of 1..63 octets, at most 255 octets.
+// validName reports whether n (a raw name: lower-case, no trailing dot) can
+// be sent as a query: labels of 1 to 63 octets, at most 253 octets in all
+// (RFC 1035 §2.3.4). Any octet may stand in a label (RFC 2181 §11); it is
+// escaped for miekg/dns by PresentationName.
 func validName(n string) bool {
-	if n == "" {
+	if n == "" || len(n) > 253 {
 		return false
 	}
-	for i := 0; i < len(n); i++ {
-		if c := n[i]; c <= ' ' || c > '~' || c == '\\' {
+	for _, label := range strings.Split(n, ".") {
+		if len(label) == 0 || len(label) > 63 {
 			return false
 		}
 	}
-	_, ok := dns.IsDomainName(n)
-	return ok
+	return true
 }
 
 // lookup answers from the cache or joins/starts the one query in flight for
@@ -434,7 +434,7 @@ func (s *Stub) fly(sh *shard, key cacheKey, c *call) {
 // resolve asks the nameservers in turn until one gives a definitive answer
 // (data, NXDOMAIN or NODATA) or the rounds are used up.
 func (s *Stub) resolve(key cacheKey) result {
-	qname := dns.Fqdn(key.name)
+	qname := dns.Fqdn(PresentationName(key.name))
 	var last *failure
 	for round := 0; round < s.attempts; round++ {
 		for _, srv := range s.servers {
@@ -713,9 +713,9 @@ func interpret(resp *dns.Msg, qname string, qtype uint16, srv string, size int) 
 				a.ips = append(a.ips, ip6)
 			}
 		case *dns.MX:
-			a.mx = append(a.mx, net.MX{Host: v.Mx, Pref: v.Preference})
+			a.mx = append(a.mx, net.MX{Host: RawName(v.Mx), Pref: v.Preference})
 		case *dns.PTR:
-			a.strs = append(a.strs, v.Ptr)
+			a.strs = append(a.strs, RawName(v.Ptr))
 		}
 	}
 	if len(a.strs) == 0 && len(a.ips) == 0 && len(a.mx) == 0 {

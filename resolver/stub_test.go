@@ -3,6 +3,7 @@ package resolver_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -405,7 +406,6 @@ func TestStubErrors(t *testing.T) {
 		{"timeout", "slow.example", "TXT", resolver.ErrTimeout, false, true, true},
 		{"timeout of one type", "half.example", "TXT", resolver.ErrTimeout, false, true, true},
 		{"invalid name", "a..b", "TXT", resolver.ErrInvalidName, false, false, false},
-		{"space in name", "a b.example", "TXT", resolver.ErrInvalidName, false, false, false},
 		{"label too long", strings.Repeat("x", 64) + ".example", "TXT", resolver.ErrInvalidName, false, false, false},
 	}
 	for _, tc := range tests {
@@ -431,6 +431,33 @@ func TestStubErrors(t *testing.T) {
 	_, _ = s.LookupTXT(context.Background(), "broken.example")
 	if s.Stats().Queries == before {
 		t.Error("SERVFAIL was answered from the cache")
+	}
+}
+
+// Labels may hold any octet (RFC 2181 §11); SPF macros produce names with
+// spaces and percent signs (the RFC 7208 suite's macro-mania-in-domain).
+func TestStubOddOctetsInNames(t *testing.T) {
+	t.Parallel()
+	zone := resolver.NewFake()
+	odd := []string{"macro%percent  space%20url-space.example.com", "semi;colon(paren)\\back\"quote.example", "bin\x01\xff.example"}
+	for i, n := range odd {
+		zone.AddA(n, fmt.Sprintf("192.0.2.%d", i+1))
+	}
+	zone.AddMX("mx.example", 10, odd[0])
+	srv := serve(t, zone)
+	s := newStub(t, resolver.StubConfig{Nameservers: []string{srv.Addr()}, Timeout: time.Second, CacheSize: 10})
+	for i, n := range odd {
+		ips, err := s.LookupIP(context.Background(), "ip4", n)
+		if err != nil || len(ips) != 1 || ips[0].String() != fmt.Sprintf("192.0.2.%d", i+1) {
+			t.Errorf("%q: %v %v", n, ips, err)
+		}
+	}
+	mx, err := s.LookupMX(context.Background(), "mx.example")
+	if err != nil || len(mx) != 1 || strings.TrimSuffix(mx[0].Host, ".") != odd[0] {
+		t.Errorf("MX: %v %v", mx, err)
+	}
+	if got := resolver.RawName(resolver.PresentationName(odd[1])); got != odd[1] {
+		t.Errorf("round trip %q -> %q", odd[1], got)
 	}
 }
 

@@ -221,12 +221,12 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	typ := typeName(q.Qtype)
-	s.zone.CountQuery(typ, q.Name)
+	s.zone.CountQuery(typ, resolver.RawName(q.Name))
 
 	cur := dns.Fqdn(q.Name)
 	var nd resolver.FakeNode
 	for hops := 0; ; hops++ {
-		nd = s.zone.Node(cur)
+		nd = s.zone.Node(resolver.RawName(cur))
 		if nd.TimesOut(typ) {
 			return // drop: the client times out
 		}
@@ -245,7 +245,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 			_ = w.WriteMsg(m)
 			return
 		}
-		target := dns.Fqdn(nd.CNAME)
+		target := dns.Fqdn(resolver.PresentationName(nd.CNAME))
 		m.Answer = append(m.Answer, &dns.CNAME{Hdr: s.hdr(cur, dns.TypeCNAME), Target: target})
 		cur = target
 	}
@@ -295,15 +295,15 @@ func (s *Server) records(nd resolver.FakeNode, name string, qt uint16) []dns.RR 
 		}
 	case dns.TypeMX:
 		for _, mx := range nd.MX {
-			out = append(out, &dns.MX{Hdr: s.hdr(name, qt), Preference: mx.Pref, Mx: dns.Fqdn(mx.Host)})
+			out = append(out, &dns.MX{Hdr: s.hdr(name, qt), Preference: mx.Pref, Mx: dns.Fqdn(resolver.PresentationName(mx.Host))})
 		}
 	case dns.TypeCNAME:
 		if nd.CNAME != "" {
-			out = append(out, &dns.CNAME{Hdr: s.hdr(name, qt), Target: dns.Fqdn(nd.CNAME)})
+			out = append(out, &dns.CNAME{Hdr: s.hdr(name, qt), Target: dns.Fqdn(resolver.PresentationName(nd.CNAME))})
 		}
 	case dns.TypePTR:
 		for _, p := range nd.PTR {
-			out = append(out, &dns.PTR{Hdr: s.hdr(name, qt), Ptr: dns.Fqdn(p)})
+			out = append(out, &dns.PTR{Hdr: s.hdr(name, qt), Ptr: dns.Fqdn(resolver.PresentationName(p))})
 		}
 	}
 	return out

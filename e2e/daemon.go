@@ -1,0 +1,233 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// BuildAuthmilter builds ./cmd/authmilter of the module at root into dir
+// and returns the binary's path. When the tests run with -race, the daemon
+// is built with -race too, so the end-to-end traffic also hunts data races
+// in it (see Daemon.Stop).
+func BuildAuthmilter(ctx context.Context, root, dir string) (string, error) {
+	bin := filepath.Join(dir, "authmilter")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "./cmd/authmilter")
+	cmd := exec.CommandContext(ctx, goCommand(), args...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%w: go %s: %v\n%s", ErrDaemon, strings.Join(args, " "), err, out)
+	}
+	return bin, nil
+}
+
+// goCommand finds the go tool: go test puts GOROOT/bin first in PATH, and
+// /usr/local/go is where the machines have it.
+func goCommand() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
+}
+
+// DaemonConfig is the part of authmilter's TOML configuration the tests set.
+type DaemonConfig struct {
+	// Listen is "inet:127.0.0.1:PORT" or "unix:/path".
+	Listen string
+	// SocketMode is the unix socket's mode ("0666"): Postfix connects as
+	// user postfix, not as the daemon's user.
+	SocketMode  string
+	AuthservID  string
+	Nameservers []string
+	DNSTimeout  string // "1s"
+	OnDNSError  string // "accept" or "tempfail"
+}
+
+// TOML renders the configuration file.
+func (c DaemonConfig) TOML() string {
+	var b strings.Builder
+	b.WriteString("# Written by the authmilter end-to-end tests (e2e/daemon.go).\n")
+	if c.Listen != "" {
+		fmt.Fprintf(&b, "listen = %s\n", tomlString(c.Listen))
+	}
+	if c.SocketMode != "" {
+		fmt.Fprintf(&b, "socket_mode = %s\n", tomlString(c.SocketMode))
+	}
+	fmt.Fprintf(&b, "authserv_id = %s\n", tomlString(c.AuthservID))
+	b.WriteString("\n[dns]\n")
+	ns := make([]string, len(c.Nameservers))
+	for i, n := range c.Nameservers {
+		ns[i] = tomlString(n)
+	}
+	fmt.Fprintf(&b, "nameservers = [%s]\n", strings.Join(ns, ", "))
+	if c.DNSTimeout != "" {
+		fmt.Fprintf(&b, "timeout = %s\n", tomlString(c.DNSTimeout))
+	}
+	if c.OnDNSError != "" {
+		b.WriteString("\n[verify]\n")
+		fmt.Fprintf(&b, "on_dns_error = %s\n", tomlString(c.OnDNSError))
+	}
+	return b.String()
+}
+
+// tomlString quotes s as a TOML basic string. The values the tests write
+// are printable ASCII, where TOML's escapes and Go's agree.
+func tomlString(s string) string { return strconv.Quote(s) }
+
+// WriteConfig writes cfg as dir/name and returns the path.
+func WriteConfig(dir, name string, cfg DaemonConfig) (string, error) {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(cfg.TOML()), 0o644); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrDaemon, err)
+	}
+	return p, nil
+}
+
+// Daemon is a running `authmilter serve`.
+type Daemon struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan struct{} // closed when the process has exited
+	err    error         // Wait's result, set before done is closed
+}
+
+// StartDaemon runs `bin serve -c cfgPath` and waits until it accepts
+// connections on cfg.Listen. The daemon dies with the test process
+// (Pdeathsig), so a crashed test run leaves none behind.
+func StartDaemon(bin, cfgPath string, cfg DaemonConfig) (*Daemon, error) {
+	cmd := exec.Command(bin, "serve", "-c", cfgPath)
+	d := &Daemon{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout = d.stderr
+	cmd.Stderr = d.stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDaemon, err)
+	}
+	go func() {
+		d.err = cmd.Wait()
+		close(d.done)
+	}()
+	network, addr, ok := strings.Cut(cfg.Listen, ":")
+	if !ok || (network != "inet" && network != "unix") {
+		_ = d.Stop()
+		return nil, fmt.Errorf("%w: listen %q is neither inet: nor unix:", ErrDaemon, cfg.Listen)
+	}
+	if network == "inet" {
+		network = "tcp"
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-d.done:
+			return nil, fmt.Errorf("%w: exited before listening (%v); stderr:\n%s", ErrDaemon, d.err, d.Stderr())
+		default:
+		}
+		if err := WaitDial(network, addr, 0); err == nil {
+			return d, nil
+		}
+		if time.Now().After(deadline) {
+			_ = d.Stop()
+			return nil, fmt.Errorf("%w: not listening on %s after 30s; stderr:\n%s", ErrDaemon, cfg.Listen, d.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stderr returns the daemon's log so far.
+func (d *Daemon) Stderr() string { return d.stderr.String() }
+
+// Running reports whether the process is still alive: a test that sees it
+// gone has found a crash.
+func (d *Daemon) Running() bool {
+	select {
+	case <-d.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Stop sends SIGTERM and waits for the daemon to exit (SIGKILL after 15 s).
+// It reports an unclean exit, a kill, and any data race the race detector
+// printed: all are bugs in the daemon.
+func (d *Daemon) Stop() error {
+	var errs []error
+	if d.Running() {
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+			if d.err != nil {
+				errs = append(errs, fmt.Errorf("%w: exit after SIGTERM: %v", ErrDaemon, d.err))
+			}
+		case <-time.After(15 * time.Second):
+			_ = d.cmd.Process.Kill()
+			<-d.done
+			errs = append(errs, fmt.Errorf("%w: still running 15s after SIGTERM, killed", ErrDaemon))
+		}
+	} else {
+		errs = append(errs, fmt.Errorf("%w: had exited before Stop: %v", ErrDaemon, d.err))
+	}
+	if strings.Contains(d.Stderr(), "WARNING: DATA RACE") {
+		errs = append(errs, fmt.Errorf("%w: the race detector found a data race (see its stderr)", ErrDaemon))
+	}
+	return errors.Join(errs...)
+}
+
+// VerifyResult is the output of one `authmilter verify` run.
+type VerifyResult struct {
+	Stdout, Stderr string
+	ExitCode       int
+}
+
+// RunVerify runs `bin verify -c cfgPath --client-ip IP --helo NAME
+// --mail-from ADDR` with msg on standard input.
+func RunVerify(ctx context.Context, bin, cfgPath, clientIP, helo, mailFrom string, msg []byte) (*VerifyResult, error) {
+	cmd := exec.CommandContext(ctx, bin, "verify", "-c", cfgPath,
+		"--client-ip", clientIP, "--helo", helo, "--mail-from="+mailFrom)
+	cmd.Stdin = bytes.NewReader(msg)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := &VerifyResult{Stdout: stdout.String(), Stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.ExitCode() > 0:
+		res.ExitCode = ee.ExitCode()
+	default:
+		return res, fmt.Errorf("%w: verify: %v; stderr: %s", ErrDaemon, err, res.Stderr)
+	}
+	return res, nil
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writes and the
+// test's reads at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
