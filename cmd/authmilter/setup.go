@@ -36,6 +36,7 @@ func newLogger(c *config.Config, w io.Writer) (*zap.Logger, error) {
 		enc = zapcore.NewJSONEncoder(encCfg)
 	} else {
 		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
+		encCfg.EncodeDuration = zapcore.StringDurationEncoder // "3.2ms", not 0.0032
 		enc = zapcore.NewConsoleEncoder(encCfg)
 	}
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)), nil
