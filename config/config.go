@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -64,11 +65,27 @@ type Config struct {
 	// digits, '-', '_' and dots, because it is written as an unquoted
 	// token (RFC 8601 Section 2.2).
 	AuthservID string
+	// InternalNetworks are this site's own networks. Mail from a client
+	// in them is a submission: it is not judged by SPF or DMARC
+	// enforcement (its envelope and From are ours to vouch for), and
+	// later it is what DKIM signing applies to. TOML key
+	// "internal_networks", an array of IP addresses or CIDR prefixes
+	// ("192.0.2.0/24", "2001:db8::/32"); a bare address is a /32 or
+	// /128. Prefixes must have no host bits set, since "192.0.2.1/24" is
+	// more often a typo than a wish for 192.0.2.0/24; IPv4-mapped IPv6
+	// prefixes (::ffff:0:0/96) are refused in favour of the IPv4 form,
+	// and /0 is refused because it would make every client internal.
+	// Contains on these prefixes needs an unmapped address
+	// (netip.Addr.Unmap). Default 127.0.0.0/8 and ::1/128, so mail
+	// injected locally (sendmail(1), cron) is not judged as if it came
+	// from the Internet.
+	InternalNetworks []netip.Prefix
 
 	Log    LogConfig
 	DNS    DNSConfig
 	Milter MilterConfig
 	Verify VerifyConfig
+	DMARC  DMARCConfig
 
 	// Source is the name of the file the configuration was read from,
 	// "" for built-in defaults. Not a TOML key.
@@ -152,6 +169,113 @@ type VerifyConfig struct {
 	SPFHelo bool
 }
 
+// DMARCConfig is the [dmarc] section: how DMARC results (RFC 7489,
+// RFC 9989) turn into actions on a message. Results are always written to
+// Authentication-Results; these settings decide what else happens.
+type DMARCConfig struct {
+	// Enforce applies the From domain's policy: p=reject rejects with
+	// "550 5.7.1", p=quarantine quarantines (see Quarantine). With false
+	// authmilter only reports: results go into the headers and nothing
+	// is rejected or quarantined, which is how to start on a live system
+	// (RFC 7489 Section 6.7 leaves the final disposition to the
+	// receiver). TOML key "enforce"; default true.
+	Enforce bool
+	// Quarantine is what p=quarantine does (RFC 7489 Section 6.3 leaves
+	// the treatment to the receiver): "hold" uses the milter quarantine
+	// action, which puts the message in the MTA's hold queue for an
+	// administrator (Postfix: postsuper -H to release); "header"
+	// delivers it with the QuarantineHeader field, for a mail store's
+	// filter to file it as spam. TOML key "quarantine"; default "hold".
+	Quarantine string
+	// TrustedForwarders are relays that re-send other people's mail (a
+	// large mailbox provider's or a university's forwarder): forwarding
+	// breaks SPF and often DKIM, so DMARC failures of mail from them are
+	// written to the headers but not enforced (RFC 7489 Section 6.7,
+	// RFC 7960). TOML key "trusted_forwarders", addresses
+	// or prefixes as for InternalNetworks; default none. A network
+	// cannot also be in TrustedRelays.
+	TrustedForwarders []netip.Prefix
+	// TrustedRelays are this site's own border MXes in front of this
+	// one. Mail from them is judged as if it came from the client they
+	// recorded in their Received header field: SPF is checked for that
+	// client's address and HELO instead of the relay's. TOML key
+	// "trusted_relays", addresses or prefixes as for InternalNetworks;
+	// default none. A network cannot also be in TrustedForwarders: a
+	// relay's mail is re-judged, a forwarder's is exempt.
+	TrustedRelays []netip.Prefix
+	// Mode is how the organizational domain, which relaxed alignment
+	// and the policy fallback need, is found: "rfc9989" walks the DNS
+	// tree for _dmarc records (RFC 9989, DMARCbis), "rfc7489" uses the
+	// public suffix list (RFC 7489 Section 3.2). TOML key "mode";
+	// default "rfc9989".
+	Mode string
+	// PublicSuffixList is the path of a public_suffix_list.dat
+	// (https://publicsuffix.org/list/) newer than the one built into
+	// authmilter; "" uses the built-in list. Mode "rfc7489" finds
+	// organizational domains with it; mode "rfc9989" does not need it
+	// for policy and uses it only for reports, so it is accepted in both
+	// modes. Must be an absolute path to a regular file that can be
+	// opened when the configuration is read (Debian's publicsuffix
+	// package installs /usr/share/publicsuffix/public_suffix_list.dat);
+	// its content is checked by the code that loads it. TOML key
+	// "public_suffix_list"; default "".
+	PublicSuffixList string
+	// OnDNSError is what happens when the DMARC policy lookup fails
+	// temporarily: "accept" delivers with dmarc=temperror in
+	// Authentication-Results (RFC 7489 Section 6.6.3 applies no policy
+	// without a record), "tempfail" answers "451 4.4.3" so the sender
+	// retries. TOML key "on_dns_error"; default "accept", because a
+	// resolver outage should not stop mail. Independent of
+	// VerifyConfig.OnDNSError, which covers SPF and DKIM lookups.
+	OnDNSError string
+	// MailingLists: "exempt" does not reject or quarantine messages
+	// carrying a List-Id field (RFC 2919) that fail DMARC, because list
+	// software changes subjects and bodies and so breaks DKIM, and
+	// re-sends, which breaks SPF (RFC 7960); "enforce"
+	// treats them like any other mail. List-Id is easily forged, so
+	// "exempt" lets spoofers through too. TOML key "mailing_lists";
+	// default "enforce".
+	MailingLists string
+	// MultipleAuthors is what happens to a message with several From
+	// fields, or one From naming mailboxes in different domains:
+	// "reject" answers "550 5.7.1" with the reason; "strictest"
+	// evaluates DMARC for every author domain and applies the strictest
+	// resulting disposition (RFC 7489 Section 6.6.1). TOML key
+	// "multiple_authors"; default "reject", because such messages are
+	// rare in legitimate mail and common in spoofing.
+	MultipleAuthors string
+	// MalformedFrom is what happens to a message without a From field,
+	// or whose From has no usable domain (RFC 7489 Section 6.6.1: such
+	// messages cannot be evaluated): "reject" answers "550 5.7.1";
+	// "accept" delivers with dmarc=permerror in Authentication-Results
+	// and enforces nothing. TOML key "malformed_from"; default
+	// "reject".
+	MalformedFrom string
+	// RelayWithoutReceived is what happens to a message from a
+	// TrustedRelays address that carries no Received field from it that
+	// can be parsed, so the original client is unknown: "tempfail"
+	// answers "451 4.7.0" so the relay retries and an operator can look;
+	// "spf-none" judges the message as if SPF had given none, so DMARC
+	// can still pass through DKIM but never through SPF. Neither passes
+	// SPF on the relay's own address. TOML key
+	// "relay_without_received"; default "tempfail".
+	RelayWithoutReceived string
+	// RejectText is the text of a DMARC rejection, after "550 5.7.1 ".
+	// Printable ASCII without '%' (the MTA treats a single '%' in a
+	// milter reply as a format character and may drop the text, see
+	// libmilter's smfi_setreply), at most 200 bytes, so the reply stays one
+	// line well inside SMTP's 512-octet reply line limit (RFC 5321
+	// Section 4.5.3.1.5). TOML key "reject_text"; default "Message
+	// rejected by DMARC policy of the From domain".
+	RejectText string
+	// QuarantineHeader is the name of the header field added when
+	// Quarantine is "header"; its value is the reason. Must be an RFC
+	// 5322 field name (Section 3.6.8: printable ASCII except ':'), at
+	// most 76 bytes so the field starts on one line. TOML key
+	// "quarantine_header"; default "X-Authmilter-Quarantine".
+	QuarantineHeader string
+}
+
 // Duration is a time.Duration written in TOML as a Go duration string
 // ("5s", "2m30s", "1h"). Plain integers are refused: "timeout = 5" does not
 // say whether it means seconds or milliseconds.
@@ -182,6 +306,10 @@ func Default() *Config {
 		Listen:     "inet:127.0.0.1:8891",
 		SocketMode: 0o660,
 		AuthservID: hostnameAuthservID(),
+		InternalNetworks: []netip.Prefix{
+			netip.MustParsePrefix("127.0.0.0/8"),
+			netip.MustParsePrefix("::1/128"),
+		},
 		Log: LogConfig{
 			Level:  "info",
 			Format: "console",
@@ -201,6 +329,21 @@ func Default() *Config {
 			MinRSABits:     1024,
 			MaxHeaderBytes: 256 << 10,
 			SPFHelo:        true,
+		},
+		DMARC: DMARCConfig{
+			Enforce:              true,
+			Quarantine:           "hold",
+			TrustedForwarders:    nil,
+			TrustedRelays:        nil,
+			Mode:                 "rfc9989",
+			PublicSuffixList:     "",
+			OnDNSError:           "accept",
+			MailingLists:         "enforce",
+			MultipleAuthors:      "reject",
+			MalformedFrom:        "reject",
+			RelayWithoutReceived: "tempfail",
+			RejectText:           "Message rejected by DMARC policy of the From domain",
+			QuarantineHeader:     "X-Authmilter-Quarantine",
 		},
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -32,8 +33,22 @@ func TestDefault(t *testing.T) {
 		c.DNS.Nameservers != nil || c.DNS.Timeout.Duration != 5*time.Second || c.DNS.CacheSize != 10000 ||
 		c.Milter != (MilterConfig{ShutdownTimeout: Duration{30 * time.Second}, IOTimeout: Duration{10 * time.Minute}}) ||
 		c.Verify != (VerifyConfig{OnDNSError: "accept", MaxSignatures: 5, MinRSABits: 1024, MaxHeaderBytes: 262144, SPFHelo: true}) ||
+		!reflect.DeepEqual(c.InternalNetworks, prefixes("127.0.0.0/8", "::1/128")) ||
+		!reflect.DeepEqual(c.DMARC, DMARCConfig{
+			Enforce: true, Quarantine: "hold", Mode: "rfc9989", OnDNSError: "accept",
+			MailingLists: "enforce", MultipleAuthors: "reject", MalformedFrom: "reject",
+			RelayWithoutReceived: "tempfail",
+			RejectText:           "Message rejected by DMARC policy of the From domain",
+			QuarantineHeader:     "X-Authmilter-Quarantine",
+		}) ||
 		c.Source != "" {
 		t.Errorf("Default() = %+v", c)
+	}
+	// Each call returns its own slices, so a caller that appends to one
+	// cannot change the defaults of another.
+	c.InternalNetworks[0] = netip.MustParsePrefix("192.0.2.0/24")
+	if Default().InternalNetworks[0] != netip.MustParsePrefix("127.0.0.0/8") {
+		t.Error("Default() shares InternalNetworks between calls")
 	}
 	// Default must itself be valid: an empty file gives exactly the
 	// defaults.
@@ -50,6 +65,14 @@ func TestDefault(t *testing.T) {
 
 // TestDefaultAuthservID checks the host-name default through the public
 // Parse, whatever this machine's host name is.
+func prefixes(s ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(s))
+	for i, p := range s {
+		out[i] = netip.MustParsePrefix(p)
+	}
+	return out
+}
+
 func TestDefaultAuthservID(t *testing.T) {
 	t.Parallel()
 	c, err := Parse("", strings.NewReader(""))
@@ -120,6 +143,45 @@ func TestParseGood(t *testing.T) {
 			c.DNS.Timeout = Duration{2 * time.Second}
 			c.Verify.MaxSignatures = 1
 		}},
+		{"internal networks canonical", "internal_networks = [\"10.0.0.0/8\", \"192.0.2.7\", \"2001:DB8:0::/32\", \"::1\", \"fe80::/10\", \"192.0.2.0/32\"]\n", func(c *Config) {
+			c.InternalNetworks = prefixes("10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "::1/128", "fe80::/10", "192.0.2.0/32")
+		}},
+		{"no internal networks", "internal_networks = []\n", func(c *Config) { c.InternalNetworks = []netip.Prefix{} }},
+		{"dmarc", strings.Join([]string{
+			`[dmarc]`,
+			`enforce = false`,
+			`quarantine = "header"`,
+			`trusted_forwarders = ["198.51.100.0/24", "2001:db8:f::/48"]`,
+			`trusted_relays = ["203.0.113.25", "2001:db8::25/128"]`,
+			`mode = "rfc7489"`,
+			`public_suffix_list = ""`,
+			`on_dns_error = "tempfail"`,
+			`mailing_lists = "exempt"`,
+			`multiple_authors = "strictest"`,
+			`malformed_from = "accept"`,
+			`relay_without_received = "spf-none"`,
+			`reject_text = "5.7.1 DMARC: see https://example.net/policy?a=1&b=~x (sorry!)"`,
+			`quarantine_header = "X-Spam-Flag"`,
+		}, "\n"), func(c *Config) {
+			c.DMARC = DMARCConfig{
+				Enforce: false, Quarantine: "header",
+				TrustedForwarders: prefixes("198.51.100.0/24", "2001:db8:f::/48"),
+				TrustedRelays:     prefixes("203.0.113.25/32", "2001:db8::25/128"),
+				Mode:              "rfc7489", OnDNSError: "tempfail", MailingLists: "exempt",
+				MultipleAuthors: "strictest", MalformedFrom: "accept", RelayWithoutReceived: "spf-none",
+				RejectText:       "5.7.1 DMARC: see https://example.net/policy?a=1&b=~x (sorry!)",
+				QuarantineHeader: "X-Spam-Flag",
+			}
+		}},
+		{"longest reject_text and header name", "[dmarc]\nreject_text = \"" + strings.Repeat("x", 200) + "\"\nquarantine_header = \"" + strings.Repeat("h", 76) + "\"\n", func(c *Config) {
+			c.DMARC.RejectText = strings.Repeat("x", 200)
+			c.DMARC.QuarantineHeader = strings.Repeat("h", 76)
+		}},
+		{"odd but valid header name", "[dmarc]\nquarantine_header = \"X-Q!#$%&'*+.^_`|~\"\n", func(c *Config) { c.DMARC.QuarantineHeader = "X-Q!#$%&'*+.^_`|~" }},
+		{"relays and forwarders disjoint", "dmarc.trusted_relays = [\"192.0.2.0/25\"]\ndmarc.trusted_forwarders = [\"192.0.2.128/25\", \"2001:db8:1::/48\"]\n", func(c *Config) {
+			c.DMARC.TrustedRelays = prefixes("192.0.2.0/25")
+			c.DMARC.TrustedForwarders = prefixes("192.0.2.128/25", "2001:db8:1::/48")
+		}},
 		{"literal strings and multi-line array", "[dns]\nnameservers = [\n  '127.0.0.1', # local\n  '[::1]:53',\n]\n", func(c *Config) {
 			c.DNS.Nameservers = []string{"127.0.0.1:53", "[::1]:53"}
 		}},
@@ -184,8 +246,8 @@ func TestParseErrors(t *testing.T) {
 		{"key before its table", "timeout = \"5s\"\n[dns]\n", []string{
 			`t.toml:1: unknown key "timeout" ("dns.timeout" is a known key; is it in the wrong table?)`,
 		}, ErrUnknownKey},
-		{"unknown table", "[dmarc]\npolicy = \"none\"\n", []string{
-			`t.toml:1: unknown table "dmarc"`,
+		{"unknown table", "[arc]\nsign = true\n", []string{
+			`t.toml:1: unknown table "arc"`,
 		}, ErrUnknownKey},
 		{"unknown array of tables", "[[signing]]\ndomain = \"example.com\"\n", []string{
 			`t.toml:1: unknown table "signing"`,
@@ -418,6 +480,156 @@ func TestParseErrors(t *testing.T) {
 		{"nameserver not a string", "[dns]\nnameservers = [\n\"127.0.0.1\",\n53,\n]\n", []string{
 			`t.toml:4: dns.nameservers[1]: expected a string, got integer 53`,
 		}, ErrType},
+
+		// Bad values: network lists, each element on its own line.
+		{"internal network host bits", "internal_networks = [\"192.0.2.1/24\", \"2001:db8::1/32\"]\n", []string{
+			`t.toml:1: internal_networks[0]: "192.0.2.1/24" has host bits set; did you mean "192.0.2.0/24"?`,
+			`t.toml:1: internal_networks[1]: "2001:db8::1/32" has host bits set; did you mean "2001:db8::/32"?`,
+		}, ErrValue},
+		{"internal network not an address", "internal_networks = [\n  \"10.0.0.0/8\",\n  \"lan.example\",\n  \"10.0.0.0/8/8\",\n  \"\",\n]\n", []string{
+			`t.toml:3: internal_networks[1]: "lan.example" is not an IP address or CIDR prefix such as "192.0.2.0/24" or "2001:db8::/32"`,
+			`t.toml:4: internal_networks[2]: "10.0.0.0/8/8": prefix length "8/8" is not a number`,
+			`t.toml:5: internal_networks[3]: "" is not an IP address or CIDR prefix such as "192.0.2.0/24" or "2001:db8::/32"`,
+		}, ErrValue},
+		{"internal network prefix length", "internal_networks = [\"10.0.0.0/33\", \"::/129\", \"10.0.0.0/\", \"10.0.0.0/+8\", \"10.0.0.0/-1\", \"10.0.0.0/ 8\"]\n", []string{
+			`t.toml:1: internal_networks[0]: "10.0.0.0/33": prefix length 33 is out of range 1..32`,
+			`t.toml:1: internal_networks[1]: "::/129": prefix length 129 is out of range 1..128`,
+			`t.toml:1: internal_networks[2]: "10.0.0.0/": prefix length "" is not a number`,
+			`t.toml:1: internal_networks[3]: "10.0.0.0/+8": prefix length "+8" is not a number`,
+			`t.toml:1: internal_networks[4]: "10.0.0.0/-1": prefix length "-1" is not a number`,
+			`t.toml:1: internal_networks[5]: "10.0.0.0/ 8": prefix length " 8" is not a number`,
+		}, ErrValue},
+		{"internal network everything", "internal_networks = [\"0.0.0.0/0\", \"::/0\"]\n", []string{
+			`t.toml:1: internal_networks[0]: "0.0.0.0/0" covers every IPv4 address; list your networks instead`,
+			`t.toml:1: internal_networks[1]: "::/0" covers every IPv6 address; list your networks instead`,
+		}, ErrValue},
+		{"internal network zone", "internal_networks = [\"fe80::1%eth0\", \"fe80::%eth0/64\"]\n", []string{
+			`t.toml:1: internal_networks[0]: "fe80::1%eth0": zones (%eth0) are not allowed; client addresses have none`,
+			`t.toml:1: internal_networks[1]: "fe80::%eth0/64": zones (%eth0) are not allowed; client addresses have none`,
+		}, ErrValue},
+		{"internal network IPv4-mapped", "internal_networks = [\"::ffff:192.0.2.1\", \"::ffff:192.0.2.0/120\", \"::ffff:0.0.0.0/80\"]\n", []string{
+			`t.toml:1: internal_networks[0]: "::ffff:192.0.2.1" is an IPv4-mapped IPv6 address, which never matches a client; write "192.0.2.1/32"`,
+			`t.toml:1: internal_networks[1]: "::ffff:192.0.2.0/120" is an IPv4-mapped IPv6 address, which never matches a client; write "192.0.2.0/24"`,
+			`t.toml:1: internal_networks[2]: "::ffff:0.0.0.0/80" has host bits set; did you mean "::/80"?`,
+		}, ErrValue},
+		{"internal networks as string", "internal_networks = \"127.0.0.0/8\"\n", []string{
+			`t.toml:1: internal_networks: expected an array of strings, got string "127.0.0.0/8"`,
+		}, ErrType},
+		{"internal network not a string", "internal_networks = [\"127.0.0.0/8\", 10]\n", []string{
+			`t.toml:1: internal_networks[1]: expected a string, got integer 10`,
+		}, ErrType},
+		{"internal networks in dmarc table", "[dmarc]\ninternal_networks = []\n", []string{
+			`t.toml:2: unknown key "dmarc.internal_networks" ("internal_networks" is a known key; is it in the wrong table?)`,
+		}, ErrUnknownKey},
+		{"trusted forwarder host bits", "[dmarc]\ntrusted_forwarders = [\"198.51.100.7/24\"]\n", []string{
+			`t.toml:2: dmarc.trusted_forwarders[0]: "198.51.100.7/24" has host bits set; did you mean "198.51.100.0/24"?`,
+		}, ErrValue},
+		{"trusted relay bad", "[dmarc]\ntrusted_relays = [\"mx1.example.net\", \"::/0\"]\n", []string{
+			`t.toml:2: dmarc.trusted_relays[0]: "mx1.example.net" is not an IP address or CIDR prefix such as "192.0.2.0/24" or "2001:db8::/32"`,
+			`t.toml:2: dmarc.trusted_relays[1]: "::/0" covers every IPv6 address; list your networks instead`,
+		}, ErrValue},
+
+		// Cross-key: relay and forwarder at once, reported on the later line.
+		{"relay also forwarder", "[dmarc]\ntrusted_relays = [\"192.0.2.0/24\"]\ntrusted_forwarders = [\n  \"198.51.100.0/24\",\n  \"192.0.2.0/24\",\n]\n", []string{
+			`t.toml:5: dmarc.trusted_forwarders[1]: 192.0.2.0/24 is listed in both trusted_relays and trusted_forwarders (also as dmarc.trusted_relays[0]); a relay's mail is re-judged, a forwarder's is exempt: pick one`,
+		}, ErrValue},
+		{"forwarder inside relay network, relay later", "[dmarc]\ntrusted_forwarders = [\"2001:db8::25\"]\ntrusted_relays = [\"203.0.113.0/24\", \"2001:db8::/64\"]\n", []string{
+			`t.toml:3: dmarc.trusted_relays[1]: 2001:db8::/64 overlaps 2001:db8::25/128 (dmarc.trusted_forwarders[0]), so those addresses are listed in both trusted_relays and trusted_forwarders; a relay's mail is re-judged, a forwarder's is exempt: pick one`,
+		}, ErrValue},
+		{"relay and forwarder on one line", "dmarc = { trusted_relays = [\"192.0.2.1\"], trusted_forwarders = [\"192.0.2.0/30\", \"192.0.2.1\"] }\n", []string{
+			`t.toml:1: dmarc.trusted_forwarders[0]: 192.0.2.0/30 overlaps 192.0.2.1/32 (dmarc.trusted_relays[0]), so those addresses are listed in both trusted_relays and trusted_forwarders; a relay's mail is re-judged, a forwarder's is exempt: pick one`,
+			`t.toml:1: dmarc.trusted_forwarders[1]: 192.0.2.1/32 is listed in both trusted_relays and trusted_forwarders (also as dmarc.trusted_relays[0]); a relay's mail is re-judged, a forwarder's is exempt: pick one`,
+		}, ErrValue},
+
+		// Bad values: [dmarc].
+		{"dmarc enforce string", "[dmarc]\nenforce = \"yes\"\n", []string{
+			`t.toml:2: dmarc.enforce: expected true or false, got string "yes"`,
+		}, ErrType},
+		{"dmarc quarantine", "[dmarc]\nquarantine = \"spam\"\n", []string{
+			`t.toml:2: dmarc.quarantine: "spam" is not one of "hold" or "header"`,
+		}, ErrValue},
+		{"dmarc mode", "[dmarc]\nmode = \"dmarcbis\"\n", []string{
+			`t.toml:2: dmarc.mode: "dmarcbis" is not one of "rfc9989" or "rfc7489"`,
+		}, ErrValue},
+		{"dmarc on_dns_error", "[dmarc]\non_dns_error = \"reject\"\n", []string{
+			`t.toml:2: dmarc.on_dns_error: "reject" is not one of "accept" or "tempfail"`,
+		}, ErrValue},
+		{"dmarc mailing_lists", "[dmarc]\nmailing_lists = true\n", []string{
+			`t.toml:2: dmarc.mailing_lists: expected a string, got boolean true`,
+		}, ErrType},
+		{"dmarc mailing_lists value", "[dmarc]\nmailing_lists = \"accept\"\n", []string{
+			`t.toml:2: dmarc.mailing_lists: "accept" is not one of "enforce" or "exempt"`,
+		}, ErrValue},
+		{"dmarc multiple_authors", "[dmarc]\nmultiple_authors = \"first\"\n", []string{
+			`t.toml:2: dmarc.multiple_authors: "first" is not one of "reject" or "strictest"`,
+		}, ErrValue},
+		{"dmarc malformed_from", "[dmarc]\nmalformed_from = \"tempfail\"\n", []string{
+			`t.toml:2: dmarc.malformed_from: "tempfail" is not one of "reject" or "accept"`,
+		}, ErrValue},
+		{"dmarc relay_without_received", "[dmarc]\nrelay_without_received = \"pass\"\n", []string{
+			`t.toml:2: dmarc.relay_without_received: "pass" is not one of "tempfail" or "spf-none"`,
+		}, ErrValue},
+		{"dmarc relay_without_received underscore", "[dmarc]\nrelay_without_received = \"spf_none\"\n", []string{
+			`t.toml:2: dmarc.relay_without_received: "spf_none" is not one of "tempfail" or "spf-none"`,
+		}, ErrValue},
+		{"reject_text empty", "[dmarc]\nreject_text = \"\"\n", []string{
+			`t.toml:2: dmarc.reject_text: must not be empty`,
+		}, ErrValue},
+		{"reject_text too long", "[dmarc]\nreject_text = \"" + strings.Repeat("x", 201) + "\"\n", []string{
+			`t.toml:2: dmarc.reject_text: is 201 bytes, longer than 200`,
+		}, ErrValue},
+		{"reject_text CRLF", "[dmarc]\nreject_text = \"no\\r\\n250 ok\"\n", []string{
+			`t.toml:2: dmarc.reject_text: "no\r\n250 ok" contains a line break`,
+		}, ErrValue},
+		{"reject_text multi-line string", "[dmarc]\nreject_text = \"\"\"\nline one\nline two\"\"\"\n", []string{
+			`t.toml:2: dmarc.reject_text: "line one\nline two" contains a line break`,
+		}, ErrValue},
+		{"reject_text percent", "[dmarc]\nreject_text = \"100% spoofed\"\n", []string{
+			`t.toml:2: dmarc.reject_text: "100% spoofed" contains '%', which the MTA reads as a format character in milter replies`,
+		}, ErrValue},
+		{"reject_text tab", "[dmarc]\nreject_text = \"no\\tway\"\n", []string{
+			`t.toml:2: dmarc.reject_text: "no\tway" contains the control character "\t"; only printable ASCII is allowed`,
+		}, ErrValue},
+		{"reject_text non-ASCII", "[dmarc]\nreject_text = \"abgelehnt wegen DMARC – Fälschung\"\n", []string{
+			`t.toml:2: dmarc.reject_text: "abgelehnt wegen DMARC – Fälschung" contains non-ASCII text; only printable ASCII is allowed`,
+		}, ErrValue},
+		{"reject_text DEL", "[dmarc]\nreject_text = \"x\\u007f\"\n", []string{
+			`t.toml:2: dmarc.reject_text: "x\x7f" contains the control character "\x7f"; only printable ASCII is allowed`,
+		}, ErrValue},
+		{"quarantine_header with colon", "[dmarc]\nquarantine_header = \"X-Spam: yes\"\n", []string{
+			`t.toml:2: dmarc.quarantine_header: "X-Spam: yes" is not a header field name: it contains ':'; write the name only`,
+		}, ErrValue},
+		{"quarantine_header space", "[dmarc]\nquarantine_header = \"X Spam\"\n", []string{
+			`t.toml:2: dmarc.quarantine_header: "X Spam" is not a header field name: it contains a space`,
+		}, ErrValue},
+		{"quarantine_header empty", "[dmarc]\nquarantine_header = \"\"\n", []string{
+			`t.toml:2: dmarc.quarantine_header: must not be empty`,
+		}, ErrValue},
+		{"quarantine_header non-ASCII", "[dmarc]\nquarantine_header = \"X-Qué\"\n", []string{
+			`t.toml:2: dmarc.quarantine_header: "X-Qué" is not a header field name: it contains non-ASCII text`,
+		}, ErrValue},
+		{"quarantine_header line break", "[dmarc]\nquarantine_header = \"X-A\\nX-B\"\n", []string{
+			`t.toml:2: dmarc.quarantine_header: "X-A\nX-B" is not a header field name: it contains the control character "\n"`,
+		}, ErrValue},
+		{"quarantine_header too long", "[dmarc]\nquarantine_header = \"" + strings.Repeat("h", 77) + "\"\n", []string{
+			`t.toml:2: dmarc.quarantine_header: is 77 bytes, longer than 76`,
+		}, ErrValue},
+		{"public_suffix_list relative", "[dmarc]\npublic_suffix_list = \"public_suffix_list.dat\"\n", []string{
+			`t.toml:2: dmarc.public_suffix_list: path "public_suffix_list.dat" is not absolute`,
+		}, ErrValue},
+		{"public_suffix_list NUL", "[dmarc]\npublic_suffix_list = \"/x\\u0000\"\n", []string{
+			`t.toml:2: dmarc.public_suffix_list: path contains a NUL byte`,
+		}, ErrValue},
+		{"public_suffix_list array", "[dmarc]\npublic_suffix_list = [\"/a\"]\n", []string{
+			`t.toml:2: dmarc.public_suffix_list: expected a string, got an array`,
+		}, ErrType},
+		{"dmarc typo", "[dmarc]\nenforced = false\nquarantine-header = \"X\"\n", []string{
+			`t.toml:2: unknown key "dmarc.enforced" (did you mean "dmarc.enforce"?)`,
+			`t.toml:3: unknown key "dmarc.quarantine-header" (did you mean "dmarc.quarantine_header"?)`,
+		}, ErrUnknownKey},
+		{"dmarc p= as a key", "[dmarc]\np = \"reject\"\n", []string{
+			`t.toml:2: unknown key "dmarc.p"`,
+		}, ErrUnknownKey},
 
 		// Several errors at once, in file order, of every kind.
 		{"many errors", strings.Join([]string{

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,10 +21,12 @@ var configFields = []field[Config]{
 	stringField("listen", func(c *Config) *string { return &c.Listen }, checkListen),
 	socketModeField("socket_mode", func(c *Config) *fileMode { return (*fileMode)(&c.SocketMode) }),
 	stringField("authserv_id", func(c *Config) *string { return &c.AuthservID }, checkAuthservID),
+	prefixListField("internal_networks", func(c *Config) *[]netip.Prefix { return &c.InternalNetworks }),
 	tableField("log", func(c *Config) *LogConfig { return &c.Log }, logFields),
 	tableField("dns", func(c *Config) *DNSConfig { return &c.DNS }, dnsFields),
 	tableField("milter", func(c *Config) *MilterConfig { return &c.Milter }, milterFields),
 	tableField("verify", func(c *Config) *VerifyConfig { return &c.Verify }, verifyFields),
+	tableField("dmarc", func(c *Config) *DMARCConfig { return &c.DMARC }, dmarcFields),
 }
 
 var logFields = []field[LogConfig]{
@@ -51,6 +54,22 @@ var verifyFields = []field[VerifyConfig]{
 	boolField("spf_helo", func(c *VerifyConfig) *bool { return &c.SPFHelo }),
 }
 
+var dmarcFields = []field[DMARCConfig]{
+	boolField("enforce", func(c *DMARCConfig) *bool { return &c.Enforce }),
+	enumField("quarantine", func(c *DMARCConfig) *string { return &c.Quarantine }, "hold", "header"),
+	prefixListField("trusted_forwarders", func(c *DMARCConfig) *[]netip.Prefix { return &c.TrustedForwarders }),
+	prefixListField("trusted_relays", func(c *DMARCConfig) *[]netip.Prefix { return &c.TrustedRelays }),
+	enumField("mode", func(c *DMARCConfig) *string { return &c.Mode }, "rfc9989", "rfc7489"),
+	stringField("public_suffix_list", func(c *DMARCConfig) *string { return &c.PublicSuffixList }, checkSuffixListPath),
+	enumField("on_dns_error", func(c *DMARCConfig) *string { return &c.OnDNSError }, "accept", "tempfail"),
+	enumField("mailing_lists", func(c *DMARCConfig) *string { return &c.MailingLists }, "enforce", "exempt"),
+	enumField("multiple_authors", func(c *DMARCConfig) *string { return &c.MultipleAuthors }, "reject", "strictest"),
+	enumField("malformed_from", func(c *DMARCConfig) *string { return &c.MalformedFrom }, "reject", "accept"),
+	enumField("relay_without_received", func(c *DMARCConfig) *string { return &c.RelayWithoutReceived }, "tempfail", "spf-none"),
+	stringField("reject_text", func(c *DMARCConfig) *string { return &c.RejectText }, checkReplyText),
+	stringField("quarantine_header", func(c *DMARCConfig) *string { return &c.QuarantineHeader }, checkFieldName),
+}
+
 // checks are rules spanning keys, or about values that may come from the
 // defaults rather than the file. They run after decoding, on the merged
 // configuration.
@@ -69,6 +88,32 @@ var checks = []func(d *decoder, c *Config){
 	func(d *decoder, c *Config) {
 		if c.AuthservID == "" && !d.has("authserv_id") {
 			d.add(0, ErrValue, "authserv_id: not set, and the host name cannot be used as one; set authserv_id to this host's name")
+		}
+	},
+	// A trusted relay's mail is judged on the client it recorded, a
+	// trusted forwarder's DMARC failures are not enforced: an address in
+	// both would get two contradictory treatments, and which one wins
+	// would be an accident of the code. Both lists default to empty, so
+	// any overlap was written in the file.
+	func(d *decoder, c *Config) {
+		for i, r := range c.DMARC.TrustedRelays {
+			rp := indexPath("dmarc.trusted_relays", i)
+			for j, f := range c.DMARC.TrustedForwarders {
+				if !r.Overlaps(f) {
+					continue
+				}
+				fp := indexPath("dmarc.trusted_forwarders", j)
+				later, this, other, otherPath := fp, f, r, rp
+				if d.line(rp) > d.line(fp) {
+					later, this, other, otherPath = rp, r, f, fp
+				}
+				const why = "a relay's mail is re-judged, a forwarder's is exempt: pick one"
+				if this == other {
+					d.errorf(later, ErrValue, "%v is listed in both trusted_relays and trusted_forwarders (also as %s); %s", this, otherPath, why)
+				} else {
+					d.errorf(later, ErrValue, "%v overlaps %v (%s), so those addresses are listed in both trusted_relays and trusted_forwarders; %s", this, other, otherPath, why)
+				}
+			}
 		}
 	},
 }
@@ -368,13 +413,27 @@ func durationField[T any](key string, ptr func(*T) *Duration, lo, hi time.Durati
 // stringListField is an array of strings, each checked and normalised by
 // parse. Each bad element is reported on its own line.
 func stringListField[T any](key string, ptr func(*T) *[]string, parse func(string) (string, error)) field[T] {
+	return listField(key, ptr, parse)
+}
+
+// prefixListField is an array of IP addresses and CIDR prefixes; see
+// parsePrefix.
+func prefixListField[T any](key string, ptr func(*T) *[]netip.Prefix) field[T] {
+	return listField(key, ptr, parsePrefix)
+}
+
+// listField is an array of strings, each parsed into an E by parse. The
+// list is stored only if every element is good, so a bad element leaves
+// the default in place rather than a shortened list; each bad element is
+// reported on its own line.
+func listField[T, E any](key string, ptr func(*T) *[]E, parse func(string) (E, error)) field[T] {
 	return field[T]{key: key, decode: func(d *decoder, path string, v any, dst *T) {
 		list, ok := v.([]any)
 		if !ok {
 			d.typeError(path, "an array of strings", v)
 			return
 		}
-		out := make([]string, 0, len(list))
+		out := make([]E, 0, len(list))
 		bad := false
 		for i, e := range list {
 			p := indexPath(path, i)

@@ -3,8 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -288,4 +290,157 @@ func parseNameserver(s string) (string, error) {
 	}
 	a := netip.MustParseAddr(host)
 	return net.JoinHostPort(a.String(), port), nil
+}
+
+// parsePrefix parses an IP address or CIDR prefix for the network lists
+// (Config.InternalNetworks, DMARCConfig.TrustedForwarders and
+// TrustedRelays). A bare address is a host prefix, /32 or /128. Refused,
+// because each is more likely a mistake than a wish:
+//   - host bits after the prefix length ("192.0.2.1/24"): the hint gives
+//     the network, which is what netip.Prefix.Contains would use;
+//   - zones ("fe80::1%eth0"): the MTA reports client addresses without
+//     one, so the prefix would never match;
+//   - IPv4-mapped IPv6 ("::ffff:192.0.2.0/120"): client addresses are
+//     compared unmapped, so the prefix would never match; the hint gives
+//     the IPv4 form;
+//   - length 0 ("0.0.0.0/0", "::/0"): every client of that family would
+//     be internal, trusted or a forwarder.
+func parsePrefix(s string) (netip.Prefix, error) {
+	addr, bitsText, hasBits := strings.Cut(s, "/")
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR prefix such as \"192.0.2.0/24\" or \"2001:db8::/32\"", s)
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q: zones (%%%s) are not allowed; client addresses have none", s, a.Zone())
+	}
+	bits := a.BitLen()
+	if hasBits {
+		n, err := strconv.Atoi(bitsText)
+		if err != nil || bitsText == "" || bitsText[0] < '0' || bitsText[0] > '9' {
+			return netip.Prefix{}, fmt.Errorf("%q: prefix length %q is not a number", s, bitsText)
+		}
+		if n < 0 || n > a.BitLen() {
+			return netip.Prefix{}, fmt.Errorf("%q: prefix length %d is out of range 1..%d", s, n, a.BitLen())
+		}
+		bits = n
+	}
+	p := netip.PrefixFrom(a, bits)
+	if a.Is4In6() && bits >= 96 {
+		return netip.Prefix{}, fmt.Errorf("%q is an IPv4-mapped IPv6 address, which never matches a client; write %q",
+			s, netip.PrefixFrom(a.Unmap(), bits-96).String())
+	}
+	if bits == 0 {
+		return netip.Prefix{}, fmt.Errorf("%q covers every %s address; list your networks instead", s, family(a))
+	}
+	if m := p.Masked(); m != p {
+		return netip.Prefix{}, fmt.Errorf("%q has host bits set; did you mean %q?", s, m.String())
+	}
+	return p, nil
+}
+
+func family(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
+// maxReplyText bounds DMARCConfig.RejectText. With "550 5.7.1 " and CRLF
+// the reply line stays far below SMTP's 512 octets (RFC 5321 Section
+// 4.5.3.1.5) and Sendmail's 980-byte milter reply limit.
+const maxReplyText = 200
+
+// checkReplyText validates the text of an SMTP reply sent through the
+// milter protocol: printable ASCII (RFC 5321 Section 4.2: textstring),
+// no line breaks (a reply is one line here), and no '%', which
+// libmilter-based MTAs read as a format character (smfi_setreply).
+func checkReplyText(s string) error {
+	switch {
+	case s == "":
+		return errors.New("must not be empty")
+	case len(s) > maxReplyText:
+		return fmt.Errorf("is %d bytes, longer than %d", len(s), maxReplyText)
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\r' || c == '\n':
+			return fmt.Errorf("%q contains a line break", s)
+		case c == '%':
+			return fmt.Errorf("%q contains '%%', which the MTA reads as a format character in milter replies", s)
+		case c >= 0x80:
+			return fmt.Errorf("%q contains non-ASCII text; only printable ASCII is allowed", s)
+		case c < 0x20 || c == 0x7f:
+			return fmt.Errorf("%q contains the control character %q; only printable ASCII is allowed", s, string(rune(c)))
+		}
+	}
+	return nil
+}
+
+// maxFieldName keeps a header field name, its colon and a space within
+// the 78-character line RFC 5322 Section 2.1.1 recommends.
+const maxFieldName = 76
+
+// checkFieldName validates a header field name: RFC 5322 Section 3.6.8,
+// field-name = 1*ftext, ftext = printable ASCII except ':'.
+func checkFieldName(s string) error {
+	switch {
+	case s == "":
+		return errors.New("must not be empty")
+	case len(s) > maxFieldName:
+		return fmt.Errorf("is %d bytes, longer than %d", len(s), maxFieldName)
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ':':
+			return fmt.Errorf("%q is not a header field name: it contains ':'; write the name only", s)
+		case c == ' ' || c == '\t':
+			return fmt.Errorf("%q is not a header field name: it contains a space", s)
+		case c >= 0x80:
+			return fmt.Errorf("%q is not a header field name: it contains non-ASCII text", s)
+		case c < 0x20 || c == 0x7f:
+			return fmt.Errorf("%q is not a header field name: it contains the control character %q", s, string(rune(c)))
+		}
+	}
+	return nil
+}
+
+// checkSuffixListPath accepts "" (the built-in list) or an absolute path
+// to a regular file that can be opened now, so that a wrong path is found
+// by `authmilter config check` and at start, not at the first message.
+// Relative paths are refused because they would depend on the daemon's
+// working directory. The file's content is checked by its loader.
+func checkSuffixListPath(p string) error {
+	switch {
+	case p == "":
+		return nil
+	case strings.IndexByte(p, 0) >= 0:
+		return errors.New("path contains a NUL byte")
+	case !strings.HasPrefix(p, "/"):
+		return fmt.Errorf("path %q is not absolute", p)
+	}
+	// Stat before opening: opening a FIFO would block.
+	fi, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("cannot read %q: %w", p, pathErrCause(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%q is not a regular file", p)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("cannot read %q: %w", p, pathErrCause(err))
+	}
+	f.Close()
+	return nil
+}
+
+// pathErrCause strips the operation and path from an *fs.PathError, which
+// the message already names.
+func pathErrCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -300,6 +300,20 @@ func (x *session) logVerdict(v *policy.Verdict, extra ...zap.Field) {
 	if v.HeloSPF != nil {
 		fields = append(fields, zap.String("spf_helo", string(v.HeloSPF.Result)))
 	}
+	if d := v.DMARC; d != nil {
+		fields = append(fields, zap.String("dmarc", d.Result.Result), zap.String("from_domain", d.FromDomain),
+			zap.String("dmarc_policy", string(d.RequestedPolicy)), zap.String("dmarc_applied", string(d.Applied)))
+		if len(d.Overrides) > 0 {
+			ovs := make([]string, 0, len(d.Overrides))
+			for _, o := range d.Overrides {
+				ovs = append(ovs, o.Type+" ("+o.Comment+")")
+			}
+			fields = append(fields, zap.Strings("dmarc_overrides", ovs))
+		}
+	}
+	if v.Class != "" {
+		fields = append(fields, zap.String("client_class", string(v.Class)))
+	}
 	if x.env.AuthUser != "" {
 		fields = append(fields, zap.String("auth_user", x.env.AuthUser))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/authmilter/authmilter/policy/authres"
 	"github.com/authmilter/authmilter/policy/dkim"
+	"github.com/authmilter/authmilter/policy/dmarc"
+	"github.com/authmilter/authmilter/policy/msghdr"
 	"github.com/authmilter/authmilter/policy/spf"
 	"github.com/authmilter/authmilter/resolver"
 )
@@ -52,6 +55,12 @@ type Options struct {
 	MaxSignatures, MinRSABits int
 	// Now is the clock for DKIM expiry and SPF's %{t}; nil means time.Now.
 	Now func() time.Time
+	// InternalNetworks are our own networks: their mail is a submission,
+	// not judged by SPF, exempt from DMARC enforcement. nil means
+	// 127.0.0.0/8 and ::1/128; an empty non-nil slice means none.
+	InternalNetworks []netip.Prefix
+	// DMARC configures DMARC evaluation and local policy.
+	DMARC DMARCOptions
 }
 
 // Engine evaluates messages. It is immutable once built and safe for
@@ -62,6 +71,8 @@ type Engine struct {
 	ourID string // AuthservID as authres.AuthservID reads it back
 	spf   *spf.Checker
 	dkim  *dkim.Verifier
+	dmarc *dmarc.Evaluator
+	res   resolver.Resolver
 }
 
 // New builds an Engine that looks names up through r.
@@ -85,6 +96,12 @@ func New(opts Options, r resolver.Resolver) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.InternalNetworks == nil {
+		opts.InternalNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	}
+	if err := opts.DMARC.setDefaults(); err != nil {
+		return nil, err
+	}
 	ourID, err := authres.AuthservID(authres.Format(opts.AuthservID, nil))
 	if err != nil || ourID == "" {
 		return nil, fmt.Errorf("%w: authserv-id %q cannot be written", ErrOptions, opts.AuthservID)
@@ -92,6 +109,8 @@ func New(opts Options, r resolver.Resolver) (*Engine, error) {
 	return &Engine{
 		opts:  opts,
 		ourID: ourID,
+		dmarc: &dmarc.Evaluator{Mode: opts.DMARC.Mode, PSL: opts.DMARC.PSL},
+		res:   r,
 		spf: &spf.Checker{
 			Resolver: r,
 			Receiver: opts.AuthservID,
@@ -145,6 +164,13 @@ type Message struct {
 	dkim    *dkim.Session
 	spf     chan spfOutcomes
 	ended   bool
+
+	class      Class
+	spfStarted bool
+	// hop is the client a trusted relay recorded (Class Relay), and
+	// relayProblem why it could not be read.
+	hop          *msghdr.Hop
+	relayProblem string
 }
 
 type spfOutcomes struct {
@@ -156,7 +182,8 @@ type spfOutcomes struct {
 
 // Begin starts judging a message whose envelope is complete. SPF depends on
 // the envelope only, so its DNS lookups start now and overlap with the
-// transfer of the header and body.
+// transfer of the header and body; for a trusted relay they wait for the
+// relay's Received field (EndHeaders).
 func (e *Engine) Begin(ctx context.Context, env Envelope) *Message {
 	ctx, cancel := context.WithCancel(ctx)
 	m := &Message{
@@ -167,7 +194,19 @@ func (e *Engine) Begin(ctx context.Context, env Envelope) *Message {
 		start:  e.opts.Now(),
 		dkim:   e.dkim.NewSession(ctx),
 		spf:    make(chan spfOutcomes, 1),
+		class:  e.classify(env),
 	}
+	if m.class != Relay {
+		m.startSPF(env.ClientIP, env.Helo)
+	}
+	return m
+}
+
+// startSPF runs the SPF checks for the given client in the background.
+func (m *Message) startSPF(ip net.IP, helo string) {
+	m.spfStarted = true
+	env, class := m.env, m.class
+	env.ClientIP, env.Helo = ip, helo
 	go func() {
 		// A bug in the evaluator, met by a hostile DNS answer, must cost
 		// one temperror, not the whole daemon: go-milter's recover covers
@@ -178,26 +217,45 @@ func (e *Engine) Begin(ctx context.Context, env Envelope) *Message {
 					Sender: env.MailFrom, Problem: "internal error"}, panicked: fmt.Sprint(r)}
 			}
 		}()
-		m.spf <- e.checkSPF(ctx, env)
+		m.spf <- m.e.checkSPF(m.ctx, env, class)
 	}()
-	return m
 }
 
-// submission says why a message is a local or authenticated submission
-// rather than mail from another domain's server, or "" if it is not. SPF
-// authorizes the hosts that relay a domain's mail onto the Internet (RFC
+// relayHop reads the client a trusted relay vouches for: the topmost
+// Received field, which the relay wrote (RFC 5321 §4.4: each hop prepends
+// its own). Only that one hop is believed; anything below it was written
+// by hosts we do not control.
+func (m *Message) relayHop() {
+	for _, h := range m.headers {
+		if !strings.EqualFold(h.Name, "Received") {
+			continue
+		}
+		hop, err := msghdr.ParseReceived(h.Value)
+		if err != nil {
+			m.relayProblem = "the trusted relay's Received field names no client address"
+			return
+		}
+		m.hop = &hop
+		m.startSPF(hop.IP, hop.Helo)
+		return
+	}
+	m.relayProblem = "no Received field from the trusted relay"
+}
+
+// skipSPF says why a client's mail is not judged by SPF, or "" if it is.
+// SPF authorizes the hosts that relay a domain's mail onto the Internet (RFC
 // 7208 §1); judging our own users' submissions by it would stamp spf=fail
 // under our authserv-id on every cron job and every message sent from a
 // user's home IP. Postfix presents non_smtpd_milters mail (sendmail(1),
-// pickup) as coming from 127.0.0.1.
-func submission(env Envelope) string {
+// pickup) as coming from 127.0.0.1, inside the default internal_networks.
+func skipSPF(env Envelope, class Class) string {
 	switch {
-	case env.AuthUser != "":
+	case class == Authenticated:
 		return "authenticated submission"
 	case env.ClientIP == nil:
 		return "local submission (no client address)"
-	case env.ClientIP.IsLoopback():
-		return "local submission (loopback client)"
+	case class == Internal:
+		return "internal network"
 	}
 	return ""
 }
@@ -207,8 +265,8 @@ const spfTimeout = 20 * time.Second
 
 // checkSPF runs the MAIL FROM check and, when configured and distinct, the
 // HELO check (RFC 7208 §2.3, §2.4).
-func (e *Engine) checkSPF(ctx context.Context, env Envelope) spfOutcomes {
-	if why := submission(env); why != "" {
+func (e *Engine) checkSPF(ctx context.Context, env Envelope, class Class) spfOutcomes {
+	if why := skipSPF(env, class); why != "" {
 		return spfOutcomes{skipped: why}
 	}
 	// RFC 7208 §4.6.4: an SPF check may be bounded in time (at least 20 s);
@@ -274,7 +332,12 @@ func rawField(name, value string) []byte {
 }
 
 // EndHeaders marks the end of the header section.
-func (m *Message) EndHeaders() { m.dkim.EndHeaders() }
+func (m *Message) EndHeaders() {
+	m.dkim.EndHeaders()
+	if m.class == Relay && !m.spfStarted {
+		m.relayHop()
+	}
+}
 
 // Body streams one chunk of the body into the DKIM verifier; nothing keeps
 // the body in memory.
@@ -297,23 +360,39 @@ func (m *Message) Finish() *Verdict {
 		m.Abort()
 		return m.tooBigVerdict()
 	}
+	if m.class == Relay && !m.spfStarted && m.relayProblem == "" {
+		m.relayHop() // a message that never reached EndHeaders
+	}
 	m.ended = true
 	defer m.cancel()
 	dk := m.dkim.Close()
-	sp := <-m.spf
 	e := m.e
 
-	v := &Verdict{
-		Action:  Accept,
-		SPF:     sp.mailFrom,
-		HeloSPF: sp.helo,
-		DKIM:    dk,
+	v := &Verdict{Action: Accept, Class: m.class, DKIM: dk}
+	clientIP, helo := m.env.ClientIP, m.env.Helo
+	if m.spfStarted {
+		sp := <-m.spf
+		v.SPF, v.HeloSPF = sp.mailFrom, sp.helo
+		if sp.skipped != "" {
+			v.Reasons = append(v.Reasons, "SPF not checked: "+sp.skipped)
+		}
+		if sp.panicked != "" {
+			v.Reasons = append(v.Reasons, "SPF evaluator panicked: "+sp.panicked)
+		}
 	}
-	if sp.skipped != "" {
-		v.Reasons = append(v.Reasons, "SPF not checked: "+sp.skipped)
+	if m.hop != nil {
+		clientIP, helo = m.hop.IP, m.hop.Helo
+		v.Reasons = append(v.Reasons, "judged on the client recorded by trusted relay "+ipString(m.env.ClientIP)+": "+ipString(clientIP))
 	}
-	if sp.panicked != "" {
-		v.Reasons = append(v.Reasons, "SPF evaluator panicked: "+sp.panicked)
+	if m.relayProblem != "" {
+		// Never a pass: without the relay's own record of the client, SPF
+		// has nothing to judge.
+		v.SPF = spf.Outcome{Result: spf.None, Identity: spf.IdentityMailFrom, Sender: m.env.MailFrom, Problem: m.relayProblem}
+		v.Reasons = append(v.Reasons, m.relayProblem)
+		if e.opts.DMARC.TempfailRelayWithoutReceived {
+			v.Action = Tempfail
+			v.Reply = Reply{Code: 451, Enhanced: "4.7.0", Text: "Cannot tell which client the relay received this message from, try again later"}
+		}
 	}
 	for _, h := range m.headers {
 		if strings.EqualFold(h.Name, "From") {
@@ -323,20 +402,16 @@ func (m *Message) Finish() *Verdict {
 			v.HeaderFrom += h.Value
 		}
 	}
-
 	v.Remove = forgedResults(m.headers, e.ourID)
 	if len(v.Remove) > 0 {
 		v.Reasons = append(v.Reasons, fmt.Sprintf("removed %d forged Authentication-Results", len(v.Remove)))
 	}
-	v.Add = []Field{
-		{Name: "Authentication-Results", Value: strings.TrimLeft(authres.Format(e.opts.AuthservID, m.results(v)), " \t")},
-	}
-	if v.SPF.Result != "" {
-		v.Add = append([]Field{{Name: "Received-SPF",
-			Value: strings.TrimLeft(spf.ReceivedSPF(v.SPF, m.env.ClientIP, m.env.Helo, e.opts.AuthservID), " \t")}}, v.Add...)
-	}
 
-	if v.DNSTempError() {
+	m.judgeDMARC(v, clientIP)
+
+	// A DNS temperror of SPF or DKIM acts only when DMARC has not passed
+	// anyway: then the missing answer could have changed the outcome.
+	if v.DNSTempError() && v.Action == Accept && (v.DMARC == nil || v.DMARC.Result.Result != "pass") {
 		if e.opts.OnDNSError == DNSErrorTempfail {
 			v.Action = Tempfail
 			v.Reply = Reply{Code: 451, Enhanced: "4.4.3", Text: "Temporary DNS failure during policy check, try again later"}
@@ -344,6 +419,18 @@ func (m *Message) Finish() *Verdict {
 		} else {
 			v.Reasons = append(v.Reasons, "DNS temperror accepted (on_dns_error = accept)")
 		}
+	}
+
+	v.Add = []Field{
+		{Name: "Authentication-Results", Value: strings.TrimLeft(authres.Format(e.opts.AuthservID, m.results(v)), " \t")},
+	}
+	if v.SPF.Result != "" && clientIP != nil {
+		v.Add = append([]Field{{Name: "Received-SPF",
+			Value: strings.TrimLeft(spf.ReceivedSPF(v.SPF, clientIP, helo, e.opts.AuthservID), " \t")}}, v.Add...)
+	}
+	if d := v.DMARC; d != nil && d.Applied == dmarc.PolicyQuarantine && e.opts.DMARC.Quarantine == QuarantineHeader && v.Action == Accept {
+		v.Add = append(v.Add, Field{Name: e.opts.DMARC.QuarantineHeaderName,
+			Value: strings.TrimLeft(authres.Format(e.opts.AuthservID, []authres.Result{dmarcResult(d)}), " \t")})
 	}
 	v.Elapsed = e.opts.Now().Sub(m.start)
 	return v
@@ -390,6 +477,9 @@ func (m *Message) results(v *Verdict) []authres.Result {
 		add("a", d.Algorithm)
 		add("b", d.B)
 		rs = append(rs, r)
+	}
+	if v.DMARC != nil {
+		rs = append(rs, dmarcResult(v.DMARC))
 	}
 	return rs
 }

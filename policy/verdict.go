@@ -76,6 +76,13 @@ type Verdict struct {
 	DKIM []dkim.Result
 	// HeaderFrom is the From field's value as received, for logs.
 	HeaderFrom string
+	// Class says who the client was to us (inbound, internal, ...).
+	Class Class
+	// DMARC is the DMARC outcome and what local policy made of it; nil
+	// only for a message refused before it was judged.
+	DMARC *DMARCVerdict
+	// Report is the message's row for DMARC aggregate reports.
+	Report *ReportRecord
 	// Reasons says why the action was chosen, for the log line.
 	Reasons []string
 	// Elapsed is the time from Begin to Finish.

@@ -4,12 +4,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/authmilter/authmilter/config"
 	"github.com/authmilter/authmilter/policy"
+	"github.com/authmilter/authmilter/policy/dmarc"
 	"github.com/authmilter/authmilter/resolver"
 )
 
@@ -53,13 +55,42 @@ func newResolver(c *config.Config) (*resolver.Stub, error) {
 
 // newEngine builds the policy engine of a configuration.
 func newEngine(c *config.Config, r resolver.Resolver) (*policy.Engine, error) {
+	d := c.DMARC
+	var psl dmarc.PSL
+	if d.PublicSuffixList != "" {
+		f, err := os.Open(d.PublicSuffixList)
+		if err != nil {
+			return nil, fmt.Errorf("dmarc.public_suffix_list: %w", err)
+		}
+		psl, err = dmarc.LoadPSL(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("dmarc.public_suffix_list %s: %w", d.PublicSuffixList, err)
+		}
+	}
 	return policy.New(policy.Options{
-		AuthservID:     c.AuthservID,
-		OnDNSError:     policy.DNSErrorAction(c.Verify.OnDNSError),
-		SPFHelo:        c.Verify.SPFHelo,
-		MaxHeaderBytes: c.Verify.MaxHeaderBytes,
-		MaxSignatures:  c.Verify.MaxSignatures,
-		MinRSABits:     c.Verify.MinRSABits,
+		AuthservID:       c.AuthservID,
+		OnDNSError:       policy.DNSErrorAction(c.Verify.OnDNSError),
+		SPFHelo:          c.Verify.SPFHelo,
+		MaxHeaderBytes:   c.Verify.MaxHeaderBytes,
+		MaxSignatures:    c.Verify.MaxSignatures,
+		MinRSABits:       c.Verify.MinRSABits,
+		InternalNetworks: c.InternalNetworks,
+		DMARC: policy.DMARCOptions{
+			Enforce:                      d.Enforce,
+			Quarantine:                   d.Quarantine,
+			QuarantineHeaderName:         d.QuarantineHeader,
+			TrustedForwarders:            d.TrustedForwarders,
+			TrustedRelays:                d.TrustedRelays,
+			Mode:                         dmarc.Mode(d.Mode),
+			PSL:                          psl,
+			OnDNSError:                   policy.DNSErrorAction(d.OnDNSError),
+			ExemptMailingLists:           d.MailingLists == "exempt",
+			RejectMultipleAuthors:        d.MultipleAuthors == "reject",
+			RejectMalformedFrom:          d.MalformedFrom == "reject",
+			TempfailRelayWithoutReceived: d.RelayWithoutReceived == "tempfail",
+			RejectText:                   d.RejectText,
+		},
 	}, r)
 }
 
