@@ -22,6 +22,16 @@
 // DNS Tree Walk, §4.10.1 Policy Discovery, §4.10.2 Identifier Alignment
 // Evaluation.
 //
+// Result tokens (RFC 7489 §11.2): "none" when no record applies, when the
+// only records at a name were several (RFC 7489 §6.6.3 step 5; RFC 9989
+// §4.10 discards them and walks on), or when the record has no usable
+// policy and no usable rua= (RFC 7489 §6.6.3 step 6); "permerror" for a
+// record with a duplicate tag, an invalid author domain, or when the DNS
+// lookup limit (Evaluator.MaxLookups) is reached before a verdict;
+// "temperror" when a DNS query needed for the verdict failed temporarily.
+// np= needs to know whether the author domain exists: the Source must also
+// be an ExistenceSource (ResolverSource is), otherwise sp= applies.
+//
 // pct= is honoured in both modes (RFC 7489 §6.6.4): RFC 9989 dropped it in
 // favour of t=, but records in the wild still use it to roll a policy
 // out, and honouring it only ever softens the disposition.

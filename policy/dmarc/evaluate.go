@@ -19,8 +19,11 @@ const DefaultMaxLookups = 30
 const maxWalk = 8
 
 // SPFInput is the SPF result of the message (RFC 7208 result token) and
-// the MAIL FROM domain it was for. DMARC aligns only the MAIL FROM
-// identity; a HELO result is not an input (RFC 9989 §4.4.2).
+// the MAIL FROM identity's domain it was for. DMARC aligns only the MAIL
+// FROM identity; a HELO check result is not an input (RFC 9989 §4.4.2).
+// For the null sender that identity is postmaster@<HELO domain> (RFC 7208
+// §2.4, referenced by RFC 9989 §3.2 "SPF Domain"); the caller decides
+// which domain it passes.
 type SPFInput struct {
 	Result string // "pass", "fail", ...
 	Domain string // MAIL FROM domain; "" for the null sender
@@ -83,7 +86,9 @@ type Result struct {
 	SPFDomain               string
 	DKIM                    []DKIMAlignment
 	Reason                  string
-	Lookups                 int // queries asked of the Source
+	// Lookups counts the calls made to the Source: TXT queries and, at
+	// most once, ExistenceSource.Exists. At most Evaluator.MaxLookups.
+	Lookups int
 }
 
 var (

@@ -245,7 +245,7 @@ func TestEvaluate(t *testing.T) {
 		{name: "invalid author domain", zone: base,
 			in:   Input{FromDomain: "bad..example.com"},
 			want: want{result: "permerror", disposition: PolicyNone, lookups: 0}},
-		{name: "null sender SPF never aligns (no HELO fallback)", zone: base,
+		{name: "empty SPF domain never aligns", zone: base,
 			in:   Input{FromDomain: "example.com", SPF: SPFInput{Result: "pass"}},
 			want: want{result: "fail", policyDomain: "example.com", orgDomain: "example.com", tag: "p", requested: PolicyReject, disposition: PolicyReject, lookups: 2}},
 	}
