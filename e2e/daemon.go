@@ -53,7 +53,64 @@ type DaemonConfig struct {
 	AuthservID  string
 	Nameservers []string
 	DNSTimeout  string // "1s"
-	OnDNSError  string // "accept" or "tempfail"
+	OnDNSError  string // [verify] on_dns_error: "accept" or "tempfail"
+	// InternalNetworks is written as internal_networks when not nil; nil
+	// keeps the daemon's default (127.0.0.0/8 and ::1/128).
+	InternalNetworks []string
+	// DMARC is the [dmarc] section; its empty fields are left out, so the
+	// daemon's defaults apply to them.
+	DMARC DMARCSettings
+}
+
+// DMARCSettings is the [dmarc] section of authmilter's configuration as
+// the tests set it. Empty strings, nil slices and a nil Enforce are not
+// written.
+type DMARCSettings struct {
+	Enforce              *bool
+	Quarantine           string // "hold" or "header"
+	QuarantineHeader     string
+	TrustedForwarders    []string
+	TrustedRelays        []string
+	Mode                 string // "rfc9989" or "rfc7489"
+	OnDNSError           string // "accept" or "tempfail"
+	MailingLists         string // "enforce" or "exempt"
+	MultipleAuthors      string // "reject" or "strictest"
+	MalformedFrom        string // "reject" or "accept"
+	RelayWithoutReceived string // "tempfail" or "spf-none"
+	RejectText           string
+}
+
+// toml renders the section, or "" when every field is left at its default.
+func (d DMARCSettings) toml() string {
+	var b strings.Builder
+	if d.Enforce != nil {
+		fmt.Fprintf(&b, "enforce = %t\n", *d.Enforce)
+	}
+	for _, kv := range []struct{ key, value string }{
+		{"quarantine", d.Quarantine},
+		{"quarantine_header", d.QuarantineHeader},
+		{"mode", d.Mode},
+		{"on_dns_error", d.OnDNSError},
+		{"mailing_lists", d.MailingLists},
+		{"multiple_authors", d.MultipleAuthors},
+		{"malformed_from", d.MalformedFrom},
+		{"relay_without_received", d.RelayWithoutReceived},
+		{"reject_text", d.RejectText},
+	} {
+		if kv.value != "" {
+			fmt.Fprintf(&b, "%s = %s\n", kv.key, tomlString(kv.value))
+		}
+	}
+	if d.TrustedForwarders != nil {
+		fmt.Fprintf(&b, "trusted_forwarders = %s\n", tomlList(d.TrustedForwarders))
+	}
+	if d.TrustedRelays != nil {
+		fmt.Fprintf(&b, "trusted_relays = %s\n", tomlList(d.TrustedRelays))
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "\n[dmarc]\n" + b.String()
 }
 
 // TOML renders the configuration file.
@@ -67,12 +124,12 @@ func (c DaemonConfig) TOML() string {
 		fmt.Fprintf(&b, "socket_mode = %s\n", tomlString(c.SocketMode))
 	}
 	fmt.Fprintf(&b, "authserv_id = %s\n", tomlString(c.AuthservID))
-	b.WriteString("\n[dns]\n")
-	ns := make([]string, len(c.Nameservers))
-	for i, n := range c.Nameservers {
-		ns[i] = tomlString(n)
+	// Top-level keys must come before the first table header.
+	if c.InternalNetworks != nil {
+		fmt.Fprintf(&b, "internal_networks = %s\n", tomlList(c.InternalNetworks))
 	}
-	fmt.Fprintf(&b, "nameservers = [%s]\n", strings.Join(ns, ", "))
+	b.WriteString("\n[dns]\n")
+	fmt.Fprintf(&b, "nameservers = %s\n", tomlList(c.Nameservers))
 	if c.DNSTimeout != "" {
 		fmt.Fprintf(&b, "timeout = %s\n", tomlString(c.DNSTimeout))
 	}
@@ -80,7 +137,17 @@ func (c DaemonConfig) TOML() string {
 		b.WriteString("\n[verify]\n")
 		fmt.Fprintf(&b, "on_dns_error = %s\n", tomlString(c.OnDNSError))
 	}
+	b.WriteString(c.DMARC.toml())
 	return b.String()
+}
+
+// tomlList renders ss as a TOML array of strings.
+func tomlList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = tomlString(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 // tomlString quotes s as a TOML basic string. The values the tests write

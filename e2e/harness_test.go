@@ -11,10 +11,27 @@ import (
 )
 
 // rcptFor gives each test (and subtest) a recipient of its own, so that the
-// tests can share one Postfix and one sink.
+// tests can share one Postfix and one sink. Subtest names may contain any
+// character; the local part keeps letters, digits and "." (from "/"), and
+// turns runs of anything else into one "-", so that it stays a dot-atom
+// (RFC 5321 §4.1.2) that every SMTP client and server takes unquoted.
 func rcptFor(t *testing.T) string {
-	r := strings.NewReplacer("/", ".", " ", "-", "_", "-", "#", "-")
-	return strings.ToLower(r.Replace(t.Name())) + "@rcpt.example"
+	var b strings.Builder
+	dash := false
+	for _, c := range strings.ToLower(t.Name()) {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			b.WriteRune(c)
+			dash = false
+		case c == '/':
+			b.WriteByte('.')
+			dash = false
+		case !dash:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.Trim(b.String(), "-.") + "@rcpt.example"
 }
 
 // testMessage builds a plain message with CRLF line ends.

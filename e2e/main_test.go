@@ -34,6 +34,14 @@ const (
 	// lnDown names a milter address where nothing listens, to see
 	// milter_default_action from the contrib snippet at work.
 	lnDown = "down"
+	// lnReport points at the report-only daemon: [dmarc] enforce =
+	// false, DMARC results written and never acted upon.
+	lnReport = "report"
+	// lnLenient points at the daemon with the other choice of each
+	// [dmarc] setting: quarantine = "header", mailing_lists = "exempt",
+	// multiple_authors = "strictest", malformed_from = "accept",
+	// relay_without_received = "spf-none".
+	lnLenient = "lenient"
 )
 
 // suite is everything the package's tests share. The first test that needs
@@ -59,9 +67,14 @@ type suite struct {
 	zone    *resolver.Fake
 	keys    *zoneKeys
 	dns     *dnstest.Server
-	// accept and strict are the two `authmilter serve` daemons, with
-	// on_dns_error "accept" and "tempfail".
-	accept, strict *Daemon
+	// accept and strict are the `authmilter serve` daemons with
+	// on_dns_error "accept" and "tempfail" (in [verify] and [dmarc]);
+	// report and lenient are the DMARC variants of accept described at
+	// lnReport and lnLenient.
+	accept, strict, report, lenient *Daemon
+	// daemons lists the running daemons by name, for teardown and
+	// failure reports.
+	daemons []namedDaemon
 	// acceptCfg is the accept daemon's configuration file, which the
 	// verify tests reuse with other nameservers.
 	acceptCfg DaemonConfig
@@ -136,13 +149,11 @@ func (s *suite) start() error {
 		return err
 	}
 
-	acceptAddr, err := FreePort()
-	if err != nil {
-		return err
-	}
-	downAddr, err := FreePort()
-	if err != nil {
-		return err
+	var acceptAddr, downAddr, reportAddr, lenientAddr string
+	for _, a := range []*string{&acceptAddr, &downAddr, &reportAddr, &lenientAddr} {
+		if *a, err = FreePort(); err != nil {
+			return err
+		}
 	}
 	strictSock := filepath.Join(s.work, "strict.sock")
 	s.acceptCfg = DaemonConfig{
@@ -151,16 +162,43 @@ func (s *suite) start() error {
 		Nameservers: []string{s.dns.Addr()},
 		DNSTimeout:  "1s",
 		OnDNSError:  "accept",
+		// The default, written out: the test clients (TEST-NET
+		// addresses through XCLIENT) must stay outside it, or their mail
+		// would be a submission and never judged.
+		InternalNetworks: []string{"127.0.0.0/8", "::1/128"},
+		DMARC: DMARCSettings{
+			TrustedForwarders: []string{forwarderIP + "/32"},
+			TrustedRelays:     []string{relayIP + "/32"},
+			RejectText:        dmarcRejectText,
+		},
 	}
 	strictCfg := s.acceptCfg
 	strictCfg.Listen = "unix:" + strictSock
 	strictCfg.SocketMode = "0666"
 	strictCfg.OnDNSError = "tempfail"
+	strictCfg.DMARC.OnDNSError = "tempfail"
+	reportCfg := s.acceptCfg
+	reportCfg.Listen = "inet:" + reportAddr
+	reportOnly := false
+	reportCfg.DMARC.Enforce = &reportOnly
+	lenientCfg := s.acceptCfg
+	lenientCfg.Listen = "inet:" + lenientAddr
+	lenientCfg.DMARC.Quarantine = "header"
+	lenientCfg.DMARC.QuarantineHeader = quarantineHeader
+	lenientCfg.DMARC.MailingLists = "exempt"
+	lenientCfg.DMARC.MultipleAuthors = "strictest"
+	lenientCfg.DMARC.MalformedFrom = "accept"
+	lenientCfg.DMARC.RelayWithoutReceived = "spf-none"
 
 	// The daemons first, so that Postfix never sees a milter that is not
 	// there yet; a daemon that does not build fails only the tests that
 	// need it.
-	s.daemonErr = s.startDaemons(root, strictCfg)
+	s.daemonErr = s.startDaemons(root, []daemonSpec{
+		{"accept", s.acceptCfg, &s.accept},
+		{"strict", strictCfg, &s.strict},
+		{"report", reportCfg, &s.report},
+		{"lenient", lenientCfg, &s.lenient},
+	})
 
 	s.postfix, err = StartPostfix(PostfixConfig{
 		Contrib:    contrib,
@@ -172,33 +210,63 @@ func (s *suite) start() error {
 			{Name: lnSubmission, Submission: true},
 			{Name: lnNoMilter, Options: []Param{{Name: "smtpd_milters", Value: ""}}},
 			{Name: lnDown, Options: []Param{{Name: "smtpd_milters", Value: "inet:" + downAddr}}},
+			{Name: lnReport, Options: []Param{{Name: "smtpd_milters", Value: reportCfg.Listen}}},
+			{Name: lnLenient, Options: []Param{{Name: "smtpd_milters", Value: lenientCfg.Listen}}},
 		},
 	})
 	return err
 }
 
-func (s *suite) startDaemons(root string, strictCfg DaemonConfig) error {
+// daemonSpec is one daemon to start: its name (for its configuration
+// file and failure reports), its configuration, and where to keep it.
+type daemonSpec struct {
+	name string
+	cfg  DaemonConfig
+	into **Daemon
+}
+
+// namedDaemon is a running daemon with its name.
+type namedDaemon struct {
+	name string
+	d    *Daemon
+}
+
+// startDaemons builds authmilter and starts the daemons, all at once: each
+// waits only for its own socket.
+func (s *suite) startDaemons(root string, specs []daemonSpec) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var err error
 	if s.bin, err = BuildAuthmilter(ctx, root, s.work); err != nil {
 		return err
 	}
-	acceptPath, err := WriteConfig(s.work, "accept.toml", s.acceptCfg)
-	if err != nil {
-		return err
+	paths := make([]string, len(specs))
+	for i, sp := range specs {
+		if paths[i], err = WriteConfig(s.work, sp.name+".toml", sp.cfg); err != nil {
+			return err
+		}
 	}
-	strictPath, err := WriteConfig(s.work, "strict.toml", strictCfg)
-	if err != nil {
-		return err
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	for i, sp := range specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := StartDaemon(s.bin, paths[i], sp.cfg)
+			if err != nil {
+				errs[i] = fmt.Errorf("daemon %s: %w", sp.name, err)
+				return
+			}
+			*sp.into = d
+		}()
 	}
-	if s.accept, err = StartDaemon(s.bin, acceptPath, s.acceptCfg); err != nil {
-		return err
+	wg.Wait()
+	for _, sp := range specs {
+		if *sp.into != nil {
+			s.daemons = append(s.daemons, namedDaemon{sp.name, *sp.into})
+		}
 	}
-	if s.strict, err = StartDaemon(s.bin, strictPath, strictCfg); err != nil {
-		return err
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (s *suite) teardown() {
@@ -206,12 +274,9 @@ func (s *suite) teardown() {
 	if s.postfix != nil {
 		errs = append(errs, s.postfix.Stop())
 	}
-	for name, d := range map[string]*Daemon{"accept": s.accept, "strict": s.strict} {
-		if d == nil {
-			continue
-		}
-		if err := d.Stop(); err != nil {
-			errs = append(errs, fmt.Errorf("daemon %s: %w\nstderr:\n%s", name, err, tail(d.Stderr(), 8000)))
+	for _, nd := range s.daemons {
+		if err := nd.d.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("daemon %s: %w\nstderr:\n%s", nd.name, err, tail(nd.d.Stderr(), 8000)))
 		}
 	}
 	if s.dns != nil {
@@ -258,12 +323,9 @@ func tail(s string, n int) string {
 func (s *suite) dumpOnFailure(t *testing.T, rcpt string) {
 	t.Helper()
 	_, logOff := s.postfix.MaillogSince(0)
-	var acceptOff, strictOff int
-	if s.accept != nil {
-		acceptOff = len(s.accept.Stderr())
-	}
-	if s.strict != nil {
-		strictOff = len(s.strict.Stderr())
+	offs := make([]int, len(s.daemons))
+	for i, nd := range s.daemons {
+		offs[i] = len(nd.d.Stderr())
 	}
 	t.Cleanup(func() {
 		if !t.Failed() {
@@ -271,11 +333,10 @@ func (s *suite) dumpOnFailure(t *testing.T, rcpt string) {
 		}
 		maillog, _ := s.postfix.MaillogSince(logOff)
 		t.Logf("Postfix maillog during the test (other tests' lines included):\n%s", tail(maillog, 20000))
-		if s.accept != nil {
-			t.Logf("authmilter (on_dns_error=accept) stderr during the test:\n%s", tail(s.accept.Stderr()[acceptOff:], 20000))
-		}
-		if s.strict != nil {
-			t.Logf("authmilter (on_dns_error=tempfail) stderr during the test:\n%s", tail(s.strict.Stderr()[strictOff:], 20000))
+		for i, nd := range s.daemons {
+			if out := nd.d.Stderr()[offs[i]:]; out != "" {
+				t.Logf("authmilter %q stderr during the test (other tests' lines included):\n%s", nd.name, tail(out, 20000))
+			}
 		}
 		if rcpt != "" {
 			t.Log(s.sink.Dump(rcpt))

@@ -438,33 +438,58 @@ func TestTwoMessagesOneSession(t *testing.T) {
 }
 
 // TestMalformedFrom: a From field that is not an address list (RFC 5322
-// §3.6.2) must not stop the message or the daemon; the envelope checks
-// still run.
+// §3.6.2) must not stop the daemon; the envelope checks still run. Without
+// a usable author domain DMARC cannot be evaluated (RFC 7489 §6.6.1):
+// malformed_from = "reject" (lnMTA, the default) refuses the message with
+// 550 5.7.1, "accept" (lnLenient) delivers it with dmarc=permerror. A field
+// that is broken but names a domain is judged on that domain (here one
+// without a DMARC record: dmarc=none) under either setting.
 func TestMalformedFrom(t *testing.T) {
 	env.need(t, true)
 	t.Parallel()
-	for _, tc := range []struct{ name, from string }{
-		{"garbage", "From: <<<not an address@@"},
-		{"empty", "From:"},
-		{"two addresses without comma", "From: a@" + domPass + " b@" + domPass},
-		{"unterminated quote", "From: \"Someone <a@" + domPass + ">"},
+	for _, tc := range []struct{ name, from, dmarc string }{
+		{"garbage", "From: <<<not an address@@", "permerror"},
+		{"empty", "From:", "permerror"},
+		{"two addresses without comma", "From: a@" + domPass + " b@" + domPass, "none"},
+		{"unterminated quote", "From: \"Someone <a@" + domPass + ">", "none"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			rcpt := rcptFor(t)
-			env.dumpOnFailure(t, rcpt)
-			msg := testMessage("x", rcpt, "malformed from", "Body.\n")
-			msg = bytes.Replace(msg, []byte("From: x\r\n"), []byte(tc.from+"\r\n"), 1)
-			_, h := delivered(t, SwaksMessage{
-				Server: env.postfix.Addr(lnMTA), ClientAddr: clientIP, ClientName: clientName,
-				Helo: clientName, From: "user@" + domPass, To: rcpt, Data: msg,
+		for _, ln := range []string{lnMTA, lnLenient} {
+			t.Run(tc.name+"/"+ln, func(t *testing.T) {
+				t.Parallel()
+				rcpt := rcptFor(t)
+				env.dumpOnFailure(t, rcpt)
+				msg := testMessage("x", rcpt, "malformed from", "Body.\n")
+				msg = bytes.Replace(msg, []byte("From: x\r\n"), []byte(tc.from+"\r\n"), 1)
+				m := SwaksMessage{
+					Server: env.postfix.Addr(ln), ClientAddr: clientIP, ClientName: clientName,
+					Helo: clientName, From: "user@" + domPass, To: rcpt, Data: msg,
+				}
+				defer func() {
+					for _, d := range []*Daemon{env.accept, env.lenient} {
+						if !d.Running() {
+							t.Errorf("authmilter died:\n%s", tail(d.Stderr(), 8000))
+						}
+					}
+				}()
+				if tc.dmarc == "permerror" && ln == lnMTA {
+					res, err := Swaks(ctxFor(t), m)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if f := res.Final(); f.Command != "<message>" || f.Code != 550 || !strings.HasPrefix(f.Reply, "5.7.1 ") {
+						t.Fatalf("want 550 5.7.1 at the end of data, got %d %s to %q; transcript:\n%s", f.Code, f.Reply, f.Command, res.Transcript)
+					}
+					return
+				}
+				_, h := delivered(t, m)
+				ar := ourAR(t, h)
+				if r := spfMailFrom(t, ar); r.Result != "pass" {
+					t.Errorf("spf=%s, want pass", r.Result)
+				}
+				if dm := ar.ByMethod("dmarc"); len(dm) != 1 || dm[0].Result != tc.dmarc {
+					t.Errorf("want dmarc=%s, got %+v", tc.dmarc, dm)
+				}
 			})
-			if r := spfMailFrom(t, ourAR(t, h)); r.Result != "pass" {
-				t.Errorf("spf=%s, want pass", r.Result)
-			}
-			if !env.accept.Running() {
-				t.Fatalf("authmilter died:\n%s", tail(env.accept.Stderr(), 8000))
-			}
-		})
+		}
 	}
 }

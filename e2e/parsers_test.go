@@ -2,14 +2,18 @@ package e2e
 
 import (
 	"errors"
+	"net/netip"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/authmilter/authmilter/config"
 )
 
 // These tests need no Postfix: they check the harness's readers of the
-// contrib snippets, of swaks transcripts and of Authentication-Results.
+// contrib snippets, of swaks transcripts and of Authentication-Results, and
+// its writer of authmilter configuration files.
 
 func TestParseMainCF(t *testing.T) {
 	t.Parallel()
@@ -338,5 +342,81 @@ func TestInCI(t *testing.T) {
 				t.Errorf("InCI() with CI=%q = %v, want %v", tc.value, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestDaemonConfigTOML checks that every setting the harness writes reaches
+// authmilter's configuration as meant, read by the daemon's own parser: a
+// mistake here would otherwise show up only as a daemon that does not
+// start, or worse, one that silently runs on a default.
+func TestDaemonConfigTOML(t *testing.T) {
+	t.Parallel()
+	off := false
+	cfg := DaemonConfig{
+		Listen:           "unix:/run/e2e/authmilter.sock",
+		SocketMode:       "0666",
+		AuthservID:       "mx.test",
+		Nameservers:      []string{"127.0.0.1:5353", "[::1]:53"},
+		DNSTimeout:       "1s",
+		OnDNSError:       "tempfail",
+		InternalNetworks: []string{"127.0.0.0/8", "192.0.2.128/25"},
+		DMARC: DMARCSettings{
+			Enforce:              &off,
+			Quarantine:           "header",
+			QuarantineHeader:     "X-E2E-Quarantine",
+			TrustedForwarders:    []string{"198.51.100.7/32"},
+			TrustedRelays:        []string{"203.0.113.25/32", "2001:db8::25/128"},
+			Mode:                 "rfc7489",
+			OnDNSError:           "tempfail",
+			MailingLists:         "exempt",
+			MultipleAuthors:      "strictest",
+			MalformedFrom:        "accept",
+			RelayWithoutReceived: "spf-none",
+			RejectText:           "Rejected (e2e)",
+		},
+	}
+	got, err := config.Parse("e2e.toml", strings.NewReader(cfg.TOML()))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, cfg.TOML())
+	}
+	prefixes := func(ps []netip.Prefix) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.String())
+		}
+		return out
+	}
+	d := got.DMARC
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"listen", got.Listen, cfg.Listen},
+		{"internal_networks", prefixes(got.InternalNetworks), cfg.InternalNetworks},
+		{"verify.on_dns_error", got.Verify.OnDNSError, cfg.OnDNSError},
+		{"dmarc.enforce", d.Enforce, false},
+		{"dmarc.quarantine", d.Quarantine, cfg.DMARC.Quarantine},
+		{"dmarc.quarantine_header", d.QuarantineHeader, cfg.DMARC.QuarantineHeader},
+		{"dmarc.trusted_forwarders", prefixes(d.TrustedForwarders), cfg.DMARC.TrustedForwarders},
+		{"dmarc.trusted_relays", prefixes(d.TrustedRelays), cfg.DMARC.TrustedRelays},
+		{"dmarc.mode", d.Mode, cfg.DMARC.Mode},
+		{"dmarc.on_dns_error", d.OnDNSError, cfg.DMARC.OnDNSError},
+		{"dmarc.mailing_lists", d.MailingLists, cfg.DMARC.MailingLists},
+		{"dmarc.multiple_authors", d.MultipleAuthors, cfg.DMARC.MultipleAuthors},
+		{"dmarc.malformed_from", d.MalformedFrom, cfg.DMARC.MalformedFrom},
+		{"dmarc.relay_without_received", d.RelayWithoutReceived, cfg.DMARC.RelayWithoutReceived},
+		{"dmarc.reject_text", d.RejectText, cfg.DMARC.RejectText},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %#v, want %#v\n%s", c.name, c.got, c.want, cfg.TOML())
+		}
+	}
+	// Left empty, a setting keeps the daemon's default.
+	def, err := config.Parse("e2e.toml", strings.NewReader(DaemonConfig{AuthservID: "mx.test"}.TOML()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := config.Default().DMARC; !reflect.DeepEqual(def.DMARC, want) {
+		t.Errorf("an empty DMARCSettings changed [dmarc]:\n got %+v\nwant %+v", def.DMARC, want)
 	}
 }

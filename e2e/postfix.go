@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -237,6 +239,12 @@ func StartPostfix(cfg PostfixConfig) (*Postfix, error) {
 		// XCLIENT lets loopback test clients present any client address and
 		// HELO to Postfix, and so to the milter.
 		{"smtpd_authorized_xclient_hosts", "127.0.0.0/8"},
+		// Judge every client as remote, as an MX sees the Internet: the
+		// test clients really connect from 127.0.0.1, which the default
+		// (permit_inet_interfaces) would take as local and so rewrite
+		// header addresses (append @$myorigin) and add a missing From
+		// from the envelope sender before the milter sees the header.
+		{"local_header_rewrite_clients", ""},
 		{"in_flow_delay", "0"},
 		{"maillog_file", filepath.Join(dir, "maillog")},
 		{"maillog_file_prefixes", dir},
@@ -353,6 +361,70 @@ func (p *Postfix) Queue() (string, error) {
 	cmd := exec.Command("/usr/sbin/postqueue", "-c", p.confDir, "-j")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// QueuedMessage is one message of `postqueue -j` (postqueue(1), "JSON
+// OBJECT FORMAT"), with the fields the tests read.
+type QueuedMessage struct {
+	// QueueName is "maildrop", "incoming", "active", "deferred" or
+	// "hold"; a milter's quarantine action puts a message into "hold".
+	QueueName  string `json:"queue_name"`
+	QueueID    string `json:"queue_id"`
+	Sender     string `json:"sender"`
+	Recipients []struct {
+		Address     string `json:"address"`
+		DelayReason string `json:"delay_reason"`
+	} `json:"recipients"`
+}
+
+// QueuedFor returns the queued messages (any queue) that have rcpt among
+// their recipients, compared without regard to case.
+func (p *Postfix) QueuedFor(rcpt string) ([]QueuedMessage, error) {
+	// Standard output only: warnings on standard error are not JSON.
+	cmd := exec.Command("/usr/sbin/postqueue", "-c", p.confDir, "-j")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%w: postqueue -j: %v: %s", ErrPostfix, err, stderr.Bytes())
+	}
+	var found []QueuedMessage
+	// One JSON object per line; an empty queue prints nothing.
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var m QueuedMessage
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			return nil, fmt.Errorf("%w: postqueue -j line %q: %v", ErrPostfix, line, err)
+		}
+		for _, r := range m.Recipients {
+			if strings.EqualFold(r.Address, rcpt) {
+				found = append(found, m)
+				break
+			}
+		}
+	}
+	return found, nil
+}
+
+// QueuedHeader returns the header section of a message still in the queue
+// (any queue, hold included), as postcat(1) shows it.
+func (p *Postfix) QueuedHeader(queueID string) (mail.Header, error) {
+	cmd := exec.Command("/usr/sbin/postcat", "-c", p.confDir, "-h", "-q", queueID)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%w: postcat -hq %s: %v: %s", ErrPostfix, queueID, err, stderr.Bytes())
+	}
+	// postcat -h prints the header fields alone; the blank line after
+	// them makes it a message for net/mail.
+	m, err := mail.ReadMessage(bytes.NewReader(append(bytes.TrimRight(out, "\n"), "\n\n"...)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: postcat -hq %s output does not parse: %v\n%s", ErrPostfix, queueID, err, out)
+	}
+	return m.Header, nil
 }
 
 // Stop stops Postfix (postfix stop waits for the master to exit), ends the

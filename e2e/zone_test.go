@@ -77,6 +77,9 @@ func buildZone() (*resolver.Fake, *zoneKeys, error) {
 		}
 		z.AddTXT(key.name, rec)
 	}
+	if err := addDMARCZone(z, &k); err != nil {
+		return nil, nil, err
+	}
 	return z, &k, nil
 }
 

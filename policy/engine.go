@@ -171,6 +171,7 @@ type Message struct {
 	// relayProblem why it could not be read.
 	hop          *msghdr.Hop
 	relayProblem string
+	relayLocal   bool // the relay generated the message itself
 }
 
 type spfOutcomes struct {
@@ -230,12 +231,29 @@ func (m *Message) relayHop() {
 		if !strings.EqualFold(h.Name, "Received") {
 			continue
 		}
+		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(h.Value)), "by ") {
+			// "Received: by relay (Postfix, from userid 0)": no SMTP
+			// client at all, the relay made the message itself (cron,
+			// bounces). The relay is ours, so this is an internal
+			// submission.
+			m.class = Internal
+			m.relayLocal = true
+			m.startSPF(nil, "")
+			return
+		}
 		hop, err := msghdr.ParseReceived(h.Value)
 		if err != nil {
 			m.relayProblem = "the trusted relay's Received field names no client address"
 			return
 		}
 		m.hop = &hop
+		if a := toAddr(hop.IP); !a.IsLoopback() && contains(m.e.opts.InternalNetworks, a) {
+			// One of our own hosts sent it through the relay. A loopback
+			// hop is not taken as ours: it is the relay's own content
+			// filter re-injecting mail, and believing it would exempt
+			// everything.
+			m.class = Internal
+		}
 		m.startSPF(hop.IP, hop.Helo)
 		return
 	}
@@ -383,6 +401,10 @@ func (m *Message) Finish() *Verdict {
 	if m.hop != nil {
 		clientIP, helo = m.hop.IP, m.hop.Helo
 		v.Reasons = append(v.Reasons, "judged on the client recorded by trusted relay "+ipString(m.env.ClientIP)+": "+ipString(clientIP))
+	}
+	if m.relayLocal {
+		clientIP = nil
+		v.Reasons = append(v.Reasons, "generated on trusted relay "+ipString(m.env.ClientIP))
 	}
 	if m.relayProblem != "" {
 		// Never a pass: without the relay's own record of the client, SPF

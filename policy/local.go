@@ -234,7 +234,8 @@ func (m *Message) judgeDMARC(v *Verdict, clientIP net.IP) {
 			v.Reasons = append(v.Reasons, "DMARC quarantine ("+o.Quarantine+")")
 		}
 	}
-	if r.Result == "temperror" && subject && o.OnDNSError == DNSErrorTempfail && v.Action == Accept {
+	// Report-only never defers mail: a retry could not change what we do.
+	if r.Result == "temperror" && subject && o.Enforce && o.OnDNSError == DNSErrorTempfail && v.Action == Accept {
 		v.Action = Tempfail
 		v.Reply = Reply{Code: 451, Enhanced: "4.4.3", Text: "Temporary DNS failure during policy check, try again later"}
 		v.Reasons = append(v.Reasons, "DMARC policy lookup temperror and [dmarc] on_dns_error = tempfail")

@@ -174,6 +174,9 @@ func TestDMARCLocalPolicy(t *testing.T) {
 			msg: message("From: undisclosed"), action: Accept, result: "permerror"},
 		{name: "policy lookup temperror accepted", opts: reject, env: Envelope{ClientIP: bad, Helo: "x", MailFrom: "a@slow.example"},
 			msg: message("From: a@slow.example"), action: Accept, result: "temperror", from: "slow.example"},
+		{name: "report-only never tempfails", opts: func(o *DMARCOptions) { o.OnDNSError = DNSErrorTempfail },
+			env: Envelope{ClientIP: bad, Helo: "x", MailFrom: "a@slow.example"},
+			msg: message("From: a@slow.example"), action: Accept, result: "temperror", from: "slow.example"},
 		{name: "policy lookup temperror tempfails when configured", opts: func(o *DMARCOptions) { o.Enforce = true; o.OnDNSError = DNSErrorTempfail },
 			env: Envelope{ClientIP: bad, Helo: "x", MailFrom: "a@slow.example"},
 			msg: message("From: a@slow.example"), action: Tempfail, reply: "451 4.4.3 ", result: "temperror", from: "slow.example"},
@@ -241,11 +244,15 @@ func TestTrustedRelay(t *testing.T) {
 		{"original client not authorized", false, "from evil.example (evil.example [198.51.100.7]) by border.mx.test (Postfix) with ESMTP id X; Tue, 1 Dec 2026 00:00:00 +0000", Reject, "fail"},
 		{"no Received: tempfail", true, "", Tempfail, "none"},
 		{"no Received: spf none, DMARC fails", false, "", Reject, "none"},
+		{"made on the relay itself (cron, bounces): internal", true, "by border.mx.test (Postfix, from userid 0) id X; Tue, 1 Dec 2026 00:00:00 +0000", Accept, ""},
+		{"one of our hosts behind the relay: internal", false, "from pc.corp (pc.corp [10.1.1.1]) by border.mx.test (Postfix) with ESMTP id X; Tue, 1 Dec 2026 00:00:00 +0000", Accept, ""},
+		{"the relay's content filter hop is still judged", false, "from localhost (localhost [127.0.0.1]) by border.mx.test (Postfix) with ESMTP id X; Tue, 1 Dec 2026 00:00:00 +0000", Reject, "fail"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			e, err := New(Options{AuthservID: "mx.test", DMARC: DMARCOptions{Enforce: true,
-				TrustedRelays: []netip.Prefix{netip.MustParsePrefix("10.9.9.0/24")}, TempfailRelayWithoutReceived: c.tempfail}}, z)
+			e, err := New(Options{AuthservID: "mx.test", InternalNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8")},
+				DMARC: DMARCOptions{Enforce: true,
+					TrustedRelays: []netip.Prefix{netip.MustParsePrefix("10.9.9.0/24")}, TempfailRelayWithoutReceived: c.tempfail}}, z)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -260,8 +267,8 @@ func TestTrustedRelay(t *testing.T) {
 			if string(v.SPF.Result) != c.spf {
 				t.Errorf("spf %q, want %q", v.SPF.Result, c.spf)
 			}
-			if v.Class != Relay {
-				t.Errorf("class %s", v.Class)
+			if want := map[bool]Class{true: Internal, false: Relay}[c.spf == ""]; v.Class != want {
+				t.Errorf("class %s, want %s", v.Class, want)
 			}
 		})
 	}

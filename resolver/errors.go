@@ -57,7 +57,10 @@ type failure struct {
 }
 
 func (f *failure) dnsError(name string) *net.DNSError {
-	e := &net.DNSError{Err: f.msg, Name: name, Server: f.server, UnwrapErr: f.kind}
+	// Server stays empty: the error's text ends up in Authentication-Results
+	// reasons, and our resolver's address is nobody's business. The
+	// failure itself keeps it for Stats and debugging.
+	e := &net.DNSError{Err: f.msg, Name: name, UnwrapErr: f.kind}
 	switch f.kind {
 	case ErrNXDomain, ErrNoData:
 		e.IsNotFound = true
