@@ -29,10 +29,13 @@ import (
 	"net/netip"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/authmilter/authmilter/keystore"
 )
 
 // MaxFileSize is the largest configuration file Parse accepts. Real files
@@ -81,15 +84,19 @@ type Config struct {
 	// from the Internet.
 	InternalNetworks []netip.Prefix
 
-	Log    LogConfig
-	DNS    DNSConfig
-	Milter MilterConfig
-	Verify VerifyConfig
-	DMARC  DMARCConfig
+	Log     LogConfig
+	DNS     DNSConfig
+	Milter  MilterConfig
+	Verify  VerifyConfig
+	DMARC   DMARCConfig
+	Signing SigningConfig
 
 	// Source is the name of the file the configuration was read from,
 	// "" for built-in defaults. Not a TOML key.
 	Source string
+
+	// keySet is the key set Load built from Signing; nil from Parse.
+	keySet *keystore.Set
 }
 
 // LogConfig is the [log] section.
@@ -276,6 +283,145 @@ type DMARCConfig struct {
 	QuarantineHeader string
 }
 
+// SigningConfig is the [signing] section: DKIM signing of outbound mail
+// (RFC 6376, RFC 8463). Which keys sign a message is decided by the
+// author (From) address, through the [[signing.rule]] tables first and
+// then OpenDKIM's SigningTable, if configured; see keystore.Set.Lookup for
+// the exact order. Parse checks the syntax of everything here; Load also
+// reads every key file and table (keystore.Build), so a missing or
+// world-readable key stops the daemon at start, not at the first message.
+type SigningConfig struct {
+	// Keys are the [[signing.key]] tables: each has a name (used by rules
+	// and SigningTable lines), the d= domain ("%" for the From domain, so
+	// one key serves many hosted domains), the s= selector, and
+	// private_key, the absolute path of a PEM (PKCS #1 or #8, RSA 1024 to
+	// 4096 bits or Ed25519) or dkimpy Ed25519 key file that only its owner
+	// may read (see AllowGroupReadableKeys). Names must be unique, also
+	// across the KeyTable. Default none.
+	Keys []SigningKey
+	// Rules are the [[signing.rule]] tables: from, a glob matched against
+	// the lower-cased author address (path.Match: "*@example.com",
+	// "*@*.example.com", "alice@example.com", "*"; '*' does not match '/',
+	// and '\' escapes a '*', '?' or '['), and keys, the names of the keys
+	// that sign matching mail (several give several signatures, e.g. RSA
+	// and Ed25519, RFC 8463 Section 4). The first matching rule wins.
+	// Default none.
+	Rules []SigningRule
+	// SigningTable is an OpenDKIM SigningTable to migrate from:
+	// "refile:/path" (patterns with '*', tried in file order) or "/path"
+	// (exact addresses and domains, looked up in OpenDKIM's order). Lines
+	// are "pattern keyname"; the key name "%" means the key named like the
+	// From domain. Consulted after Rules. TOML key "signing_table";
+	// default "" (none).
+	SigningTable string
+	// KeyTable is an OpenDKIM KeyTable: "keyname domain:selector:/path"
+	// lines, the domain "%" meaning the From domain. Its keys can be named
+	// by Rules and the SigningTable alike. TOML key "key_table"; default
+	// "" (none).
+	KeyTable string
+	// DaemonNames are the MTA's {daemon_name} macro values that mark mail
+	// to sign (Postfix: milter_macro_daemon_name, "ORIGINATING" on the
+	// submission service by convention). An empty list means the daemon
+	// name does not mark mail as outbound. TOML key "daemon_names";
+	// default ["ORIGINATING"].
+	DaemonNames []string
+	// Canonicalization is the c= tag, "header/body", each "simple" or
+	// "relaxed" (RFC 6376 Section 3.4). relaxed/relaxed survives the
+	// re-folding and whitespace changes of relays best. TOML key
+	// "canonicalization"; default "relaxed/relaxed".
+	Canonicalization string
+	// Profile chooses the header fields signed (h=, RFC 6376 Section
+	// 5.4): "default", the fields RFC 6376 Section 5.4.1 recommends, or
+	// "minimal", a short list for mail that passes through software
+	// rewriting headers; the signer (policy/sign) defines the lists.
+	// TOML key "profile"; default "default".
+	Profile string
+	// Headers, if set, replaces the profile's list of header fields to
+	// sign. It must include From (RFC 6376 Section 5.4). TOML key
+	// "headers"; default none (use Profile).
+	Headers []string
+	// Oversign are header fields signed once more than they occur, so
+	// that adding another instance breaks the signature (RFC 6376 Section
+	// 8.15). TOML key "oversign"; default ["From"].
+	Oversign []string
+	// Expire, if not 0, adds x= that many seconds after t= (RFC 6376
+	// Section 3.5). 0 writes no x=; otherwise at least 1h, because a
+	// signature that expires sooner can die in a retry queue. TOML key
+	// "expire"; default "0s".
+	Expire Duration
+	// OnKeyMissing is what happens when a message should be signed (it is
+	// outbound, and a rule matches its author) but the matching rule gives
+	// no usable key: "tempfail" answers "451 4.7.0" so the sender retries
+	// after the configuration is fixed; "accept" sends it unsigned. An
+	// outbound message that no rule matches (a user sending with a From of
+	// a domain we do not sign for) is sent unsigned, with a log line, as
+	// OpenDKIM does. TOML key "on_key_missing"; default "tempfail".
+	OnKeyMissing string
+	// OnError is what happens when signing fails (a crypto or internal
+	// error): "tempfail" answers "451 4.7.0"; "accept" sends the message
+	// unsigned. TOML key "on_error"; default "tempfail".
+	OnError string
+	// AllowGroupReadableKeys accepts key files readable (not writable) by
+	// their group, for keys owned by root and readable by authmilter's
+	// group. Otherwise key files must be mode 0600 or 0400. TOML key
+	// "allow_group_readable_keys"; default false.
+	AllowGroupReadableKeys bool
+}
+
+// SigningKey is one [[signing.key]] table.
+type SigningKey struct {
+	// Name, Domain, Selector and PrivateKey are the TOML keys name,
+	// domain, selector and private_key; see SigningConfig.Keys.
+	Name, Domain, Selector, PrivateKey string
+	// Line is the line of the [[signing.key]] header, for messages.
+	Line int
+}
+
+// SigningRule is one [[signing.rule]] table.
+type SigningRule struct {
+	// From and Keys are the TOML keys from and keys; see
+	// SigningConfig.Rules.
+	From string
+	Keys []string
+	// Line is the line of the [[signing.rule]] header, for messages.
+	Line int
+}
+
+// configured reports whether anything in [signing] needs keys.
+func (s *SigningConfig) configured() bool {
+	return len(s.Keys) > 0 || len(s.Rules) > 0 || s.SigningTable != "" || s.KeyTable != ""
+}
+
+// KeySpec returns what keystore.Build needs to load the keys of [signing],
+// each located at Source:Line.
+func (c *Config) KeySpec() keystore.Spec {
+	spec := keystore.Spec{
+		SigningTable:       c.Signing.SigningTable,
+		KeyTable:           c.Signing.KeyTable,
+		AllowGroupReadable: c.Signing.AllowGroupReadableKeys,
+	}
+	for _, k := range c.Signing.Keys {
+		spec.Keys = append(spec.Keys, keystore.KeySpec{
+			Name: k.Name, Domain: k.Domain, Selector: k.Selector, Path: k.PrivateKey,
+			Source: c.Source + ":" + strconv.Itoa(k.Line),
+		})
+	}
+	for _, r := range c.Signing.Rules {
+		spec.Rules = append(spec.Rules, keystore.Rule{
+			Pattern: r.From, Keys: append([]string(nil), r.Keys...),
+			Source: c.Source + ":" + strconv.Itoa(r.Line),
+		})
+	}
+	return spec
+}
+
+// KeySet returns the keys Load read for [signing]. It is nil, which
+// keystore.Set treats as empty, for a Config from Parse or Default: build
+// one with keystore.Build(c.KeySpec()).
+func (c *Config) KeySet() *keystore.Set {
+	return c.keySet
+}
+
 // Duration is a time.Duration written in TOML as a Go duration string
 // ("5s", "2m30s", "1h"). Plain integers are refused: "timeout = 5" does not
 // say whether it means seconds or milliseconds.
@@ -345,6 +491,14 @@ func Default() *Config {
 			RejectText:           "Message rejected by DMARC policy of the From domain",
 			QuarantineHeader:     "X-Authmilter-Quarantine",
 		},
+		Signing: SigningConfig{
+			DaemonNames:      []string{"ORIGINATING"},
+			Canonicalization: "relaxed/relaxed",
+			Profile:          "default",
+			Oversign:         []string{"From"},
+			OnKeyMissing:     "tempfail",
+			OnError:          "tempfail",
+		},
 	}
 }
 
@@ -367,6 +521,13 @@ func hostnameAuthservID() string {
 // if any, is of type Errors; a missing file gives an error for which
 // errors.Is(err, fs.ErrNotExist) holds, so a caller with a default path can
 // fall back to Load("").
+//
+// Unlike Parse, Load also reads what [signing] refers to: every key file
+// and the OpenDKIM tables (keystore.Build), and refuses the configuration
+// if a key is missing, unreadable, readable by others or not a usable key,
+// or a table is malformed. These errors carry the file:line of the
+// [[signing.key]] or [[signing.rule]], or of the table line, and wrap both
+// ErrValue and the keystore sentinel. KeySet returns the keys loaded.
 func Load(path string) (*Config, error) {
 	if path == "" {
 		return Parse("", strings.NewReader(""))
@@ -376,7 +537,40 @@ func Load(path string) (*Config, error) {
 		return nil, Errors{readError(path, err)}
 	}
 	defer f.Close()
-	return Parse(path, f)
+	c, err := Parse(path, f)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.loadKeys(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// loadKeys builds the key set of [signing]. Parse has checked its syntax
+// with the same keystore checks, so what remains are problems with files.
+func (c *Config) loadKeys() error {
+	if !c.Signing.configured() {
+		return nil
+	}
+	set, errs := keystore.Build(c.KeySpec())
+	if len(errs) == 0 {
+		c.keySet = set
+		return nil
+	}
+	out := make(Errors, 0, len(errs))
+	for _, err := range errs {
+		e := &Error{File: c.Source, Msg: err.Error(), Err: joinedErr{ErrValue, err}}
+		var ke *keystore.Error
+		if errors.As(err, &ke) {
+			e.File, e.Line, e.Msg = ke.File, ke.Line, ke.Msg
+			if e.File == "" {
+				e.File = c.Source
+			}
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // readError reports a file that cannot be read. The path is already the

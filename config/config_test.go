@@ -249,8 +249,8 @@ func TestParseErrors(t *testing.T) {
 		{"unknown table", "[arc]\nsign = true\n", []string{
 			`t.toml:1: unknown table "arc"`,
 		}, ErrUnknownKey},
-		{"unknown array of tables", "[[signing]]\ndomain = \"example.com\"\n", []string{
-			`t.toml:1: unknown table "signing"`,
+		{"unknown array of tables", "[[sealing]]\ndomain = \"example.com\"\n", []string{
+			`t.toml:1: unknown table "sealing"`,
 		}, ErrUnknownKey},
 		{"unknown nested table", "[dns.cache]\nsize = 1\n", []string{
 			`t.toml:1: unknown table "dns.cache"`,

@@ -23,6 +23,9 @@ func TestExampleFile(t *testing.T) {
 	want := Default()
 	want.Source = examplePath
 	want.AuthservID = "mx.example.net"
+	if c.KeySet() != nil {
+		t.Errorf("example loaded keys: %v", c.KeySet().Keys())
+	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("example differs from the defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -55,8 +58,35 @@ func TestExampleComplete(t *testing.T) {
 	}
 	lines := keyLines(string(enabled))
 	for _, p := range keyPaths(configFields) {
-		if _, ok := lines[p]; !ok {
+		if _, ok := lines[p]; !ok && !bytes.Contains(src, []byte("#   [["+p+"]]\n")) {
 			t.Errorf("key %q is not in %s", p, examplePath)
 		}
 	}
+	// Arrays of tables are shown as indented examples (they need key
+	// files): check each of them, with every key, after un-indenting.
+	if len(c.Signing.Keys) != 0 || c.Signing.SigningTable == "" || c.Signing.KeyTable == "" || len(c.Signing.Headers) == 0 {
+		t.Errorf("enabled example: signing %+v", c.Signing)
+	}
+	tables := indentedExample.FindAllSubmatch(src, -1)
+	if len(tables) != 2 {
+		t.Fatalf("found %d indented [[signing.*]] examples, want 2", len(tables))
+	}
+	var b bytes.Buffer
+	for _, m := range tables {
+		b.Write(regexp.MustCompile(`(?m)^#   `).ReplaceAll(m[0], nil))
+	}
+	ex, err := parse("tables", &b, testDefaults())
+	if err != nil {
+		t.Fatalf("indented [[signing.*]] examples do not parse:\n%s\n%v", b.String(), err)
+	}
+	want := SigningConfig{
+		Keys:  []SigningKey{{Name: "main", Domain: "example.com", Selector: "2024", PrivateKey: "/etc/authmilter/keys/example.com.2024.pem", Line: 1}},
+		Rules: []SigningRule{{From: "*@example.com", Keys: []string{"main"}, Line: 6}},
+	}
+	if got := ex.Signing; !reflect.DeepEqual(got.Keys, want.Keys) || !reflect.DeepEqual(got.Rules, want.Rules) {
+		t.Errorf("indented examples: %+v", got)
+	}
 }
+
+// indentedExample matches an indented [[table]] example and its keys.
+var indentedExample = regexp.MustCompile(`(?m)^#   \[\[signing\.[a-z]+\]\]\n(?:#   [a-z_]+ = .*\n)+`)

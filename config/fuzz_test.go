@@ -6,8 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/authmilter/authmilter/keystore"
 )
 
 // FuzzParse checks that Parse never panics, that every error it reports is
@@ -18,6 +21,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("")
 	f.Add("listen = \"unix:/run/a.sock\"\nsocket_mode = \"0600\"\n[dns]\nnameservers = [\"::1\", \"127.0.0.1:53\"]\n")
 	f.Add("[[log]]\nlevel = 1\n[verify]\nmax_signatures = 0\nx.y = { z = [1, {a = 'b'}] }\n")
+	f.Add("[[signing.key]]\nname = \"k\"\ndomain = \"%\"\nselector = \"s\"\nprivate_key = \"/k\"\n[[signing.rule]]\nfrom = \"*@example.com\"\nkeys = [\"k\"]\n[signing]\nheaders = [\"From\"]\nexpire = \"1h\"\n")
 	f.Add("internal_networks = [\"10.0.0.0/8\", \"::ffff:10.0.0.1\"]\n[dmarc]\ntrusted_relays = [\"192.0.2.0/24\"]\ntrusted_forwarders = [\"192.0.2.1\"]\nreject_text = \"no\"\nquarantine_header = \"X-Q\"\n")
 	f.Fuzz(func(t *testing.T, src string) {
 		c, err := parse("f", strings.NewReader(src), testDefaults())
@@ -88,11 +92,60 @@ func FuzzParse(f *testing.F) {
 		if p := dm.PublicSuffixList; p != "" && (!strings.HasPrefix(p, "/") || checkSuffixListPath(p) != nil) {
 			t.Errorf("accepted public_suffix_list %q", p)
 		}
+		checkSigning(t, &c.Signing)
 		if c.SocketMode > 0o777 || c.DNS.Timeout.Duration <= 0 || c.Milter.IOTimeout.Duration <= 0 ||
 			c.Verify.MaxSignatures < 1 || c.Verify.MinRSABits < 1024 || c.Verify.MaxHeaderBytes < 8192 {
 			t.Errorf("accepted out-of-range values: %+v", c)
 		}
 	})
+}
+
+// checkSigning asserts what Parse promises about an accepted [signing]:
+// every value passes the keystore's syntax checks, so Build can only fail
+// on files.
+func checkSigning(t *testing.T, sc *SigningConfig) {
+	t.Helper()
+	names := map[string]bool{}
+	for _, k := range sc.Keys {
+		if keystore.CheckKeyName(k.Name) != nil || keystore.CheckDomain(k.Domain) != nil ||
+			keystore.CheckSelector(k.Selector) != nil || keystore.CheckKeyPath(k.PrivateKey) != nil || names[k.Name] || k.Line < 1 {
+			t.Errorf("accepted signing key %+v", k)
+		}
+		names[k.Name] = true
+	}
+	for _, r := range sc.Rules {
+		if keystore.CheckPattern(r.From) != nil || len(r.Keys) == 0 || r.Line < 1 {
+			t.Errorf("accepted signing rule %+v", r)
+		}
+		for _, k := range r.Keys {
+			if keystore.CheckKeyName(k) != nil || (sc.KeyTable == "" && !names[k]) {
+				t.Errorf("accepted rule key %q in %+v", k, r)
+			}
+		}
+	}
+	if keystore.CheckTablePath(sc.SigningTable) != nil || keystore.CheckTablePath(sc.KeyTable) != nil ||
+		checkCanonicalization(sc.Canonicalization) != nil {
+		t.Errorf("accepted signing values %+v", sc)
+	}
+	if sc.Headers != nil {
+		from := false
+		for _, h := range sc.Headers {
+			from = from || strings.EqualFold(h, "from")
+		}
+		if !from {
+			t.Errorf("accepted headers without From: %q", sc.Headers)
+		}
+	}
+	if e := sc.Expire.Duration; e != 0 && (e < time.Hour || e > 8760*time.Hour) {
+		t.Errorf("accepted expire %v", e)
+	}
+	for _, e := range []struct{ v, a, b string }{
+		{sc.Profile, "default", "minimal"}, {sc.OnKeyMissing, "tempfail", "accept"}, {sc.OnError, "tempfail", "accept"},
+	} {
+		if e.v != e.a && e.v != e.b {
+			t.Errorf("accepted signing value %q", e.v)
+		}
+	}
 }
 
 // checkPrefixes asserts what parsePrefix promises about accepted prefixes:

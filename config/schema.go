@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/authmilter/authmilter/keystore"
 )
 
 // The schema: one field table per section. Each entry names a TOML key and
@@ -27,6 +29,7 @@ var configFields = []field[Config]{
 	tableField("milter", func(c *Config) *MilterConfig { return &c.Milter }, milterFields),
 	tableField("verify", func(c *Config) *VerifyConfig { return &c.Verify }, verifyFields),
 	tableField("dmarc", func(c *Config) *DMARCConfig { return &c.DMARC }, dmarcFields),
+	tableField("signing", func(c *Config) *SigningConfig { return &c.Signing }, signingFields),
 }
 
 var logFields = []field[LogConfig]{
@@ -68,6 +71,49 @@ var dmarcFields = []field[DMARCConfig]{
 	enumField("relay_without_received", func(c *DMARCConfig) *string { return &c.RelayWithoutReceived }, "tempfail", "spf-none"),
 	stringField("reject_text", func(c *DMARCConfig) *string { return &c.RejectText }, checkReplyText),
 	stringField("quarantine_header", func(c *DMARCConfig) *string { return &c.QuarantineHeader }, checkFieldName),
+}
+
+var signingFields = []field[SigningConfig]{
+	tableArrayField("key", func(c *SigningConfig) *[]SigningKey { return &c.Keys }, signingKeyFields,
+		[]string{"name", "domain", "selector", "private_key"}, func(k *SigningKey, line int) { k.Line = line }),
+	tableArrayField("rule", func(c *SigningConfig) *[]SigningRule { return &c.Rules }, signingRuleFields,
+		[]string{"from", "keys"}, func(r *SigningRule, line int) { r.Line = line }),
+	stringField("signing_table", func(c *SigningConfig) *string { return &c.SigningTable }, keystore.CheckTablePath),
+	stringField("key_table", func(c *SigningConfig) *string { return &c.KeyTable }, keystore.CheckTablePath),
+	stringListField("daemon_names", func(c *SigningConfig) *[]string { return &c.DaemonNames }, parseDaemonName),
+	stringField("canonicalization", func(c *SigningConfig) *string { return &c.Canonicalization }, checkCanonicalization),
+	enumField("profile", func(c *SigningConfig) *string { return &c.Profile }, "default", "minimal"),
+	stringListField("headers", func(c *SigningConfig) *[]string { return &c.Headers }, parseFieldName),
+	stringListField("oversign", func(c *SigningConfig) *[]string { return &c.Oversign }, parseFieldName),
+	expireField("expire", func(c *SigningConfig) *Duration { return &c.Expire }),
+	enumField("on_key_missing", func(c *SigningConfig) *string { return &c.OnKeyMissing }, "tempfail", "accept"),
+	enumField("on_error", func(c *SigningConfig) *string { return &c.OnError }, "tempfail", "accept"),
+	boolField("allow_group_readable_keys", func(c *SigningConfig) *bool { return &c.AllowGroupReadableKeys }),
+}
+
+var signingKeyFields = []field[SigningKey]{
+	stringField("name", func(k *SigningKey) *string { return &k.Name }, keystore.CheckKeyName),
+	stringField("domain", func(k *SigningKey) *string { return &k.Domain }, keystore.CheckDomain),
+	stringField("selector", func(k *SigningKey) *string { return &k.Selector }, keystore.CheckSelector),
+	stringField("private_key", func(k *SigningKey) *string { return &k.PrivateKey }, keystore.CheckKeyPath),
+}
+
+var signingRuleFields = []field[SigningRule]{
+	stringField("from", func(r *SigningRule) *string { return &r.From }, keystore.CheckPattern),
+	nonEmpty(stringListField("keys", func(r *SigningRule) *[]string { return &r.Keys }, parseKeyName), "must name at least one key"),
+}
+
+// nonEmpty refuses an empty array for the list field f, with msg.
+func nonEmpty[T any](f field[T], msg string) field[T] {
+	decode := f.decode
+	f.decode = func(d *decoder, path string, v any, dst *T) {
+		if list, ok := v.([]any); ok && len(list) == 0 {
+			d.errorf(path, ErrValue, "%s", msg)
+			return
+		}
+		decode(d, path, v, dst)
+	}
+	return f
 }
 
 // checks are rules spanning keys, or about values that may come from the
@@ -116,6 +162,69 @@ var checks = []func(d *decoder, c *Config){
 			}
 		}
 	},
+	// Key names are unique, and rules name keys that exist. With a
+	// KeyTable, rules may name its keys, which only Load reads; Build
+	// checks those names then.
+	func(d *decoder, c *Config) {
+		sc := &c.Signing
+		names := map[string]int{}
+		for i, k := range sc.Keys {
+			if k.Name == "" {
+				continue // missing, reported already
+			}
+			if j, ok := names[k.Name]; ok {
+				d.errorf(indexPath("signing.key", i)+".name", ErrValue, "%q is already the name of signing.key[%d]", k.Name, j)
+				continue
+			}
+			names[k.Name] = i
+		}
+		if sc.KeyTable != "" {
+			return
+		}
+		for i, r := range sc.Rules {
+			for j, name := range r.Keys {
+				if _, ok := names[name]; !ok {
+					d.errorf(indexPath(indexPath("signing.rule", i)+".keys", j), ErrValue, "no [[signing.key]] is named %q", name)
+				}
+			}
+		}
+	},
+	// Rules name each key once; headers and oversign list each field
+	// once; headers, if set, include From (RFC 6376 Section 5.4: "The
+	// From header field MUST be signed").
+	func(d *decoder, c *Config) {
+		sc := &c.Signing
+		for i, r := range sc.Rules {
+			dupes(d, indexPath("signing.rule", i)+".keys", r.Keys, false)
+		}
+		dupes(d, "signing.headers", sc.Headers, true)
+		dupes(d, "signing.oversign", sc.Oversign, true)
+		if d.has("signing.headers") && sc.Headers != nil {
+			from := false
+			for _, h := range sc.Headers {
+				from = from || strings.EqualFold(h, "From")
+			}
+			if !from {
+				d.errorf("signing.headers", ErrValue, "must include \"From\" (RFC 6376 Section 5.4); remove headers to use the profile's list")
+			}
+		}
+	},
+}
+
+// dupes reports the second and later occurrences of a value in list.
+func dupes(d *decoder, path string, list []string, foldCase bool) {
+	seen := map[string]int{}
+	for i, v := range list {
+		k := v
+		if foldCase {
+			k = strings.ToLower(v)
+		}
+		if j, ok := seen[k]; ok {
+			d.errorf(indexPath(path, i), ErrValue, "%q is already listed as %s", v, indexPath(path, j))
+			continue
+		}
+		seen[k] = i
+	}
 }
 
 // decoder collects errors while walking the decoded TOML document.
@@ -453,6 +562,79 @@ func listField[T, E any](key string, ptr func(*T) *[]E, parse func(string) (E, e
 		}
 		if !bad {
 			*ptr(dst) = out
+		}
+	}}
+}
+
+// tableArrayField is an array of tables ([[key]]), each decoded with
+// fields into an S appended to the slice ptr returns. required are keys
+// each table must have; setLine records the line of the table's header.
+// Inline arrays of inline tables (key = [{...}]) are accepted too. The
+// slice is stored only if every element is good, as for listField.
+func tableArrayField[T, S any](key string, ptr func(*T) *[]S, fields []field[S], required []string, setLine func(*S, int)) field[T] {
+	return field[T]{key: key, decode: func(d *decoder, path string, v any, dst *T) {
+		var tables []map[string]any
+		switch v := v.(type) {
+		case []map[string]any:
+			tables = v
+		case []any:
+			for i, e := range v {
+				m, ok := e.(map[string]any)
+				if !ok {
+					d.typeError(indexPath(path, i), "a table", e)
+					return
+				}
+				tables = append(tables, m)
+			}
+		default:
+			d.typeError(path, "an array of tables ([["+path+"]])", v)
+			return
+		}
+		out := make([]S, 0, len(tables))
+		before := len(d.errs)
+		for i, m := range tables {
+			p := indexPath(path, i)
+			var elem S
+			decodeTable(d, p, m, &elem, fields)
+			for _, r := range required {
+				if _, ok := m[r]; !ok {
+					d.errorf(p, ErrValue, "missing %q", r)
+				}
+			}
+			setLine(&elem, d.line(p))
+			out = append(out, elem)
+		}
+		if len(d.errs) == before {
+			*ptr(dst) = out
+		}
+	}}
+}
+
+// expireField is SigningConfig.Expire: 0 (no x=), or 1h to 8760h (a
+// year). Shorter lifetimes let signatures expire in retry queues.
+func expireField[T any](key string, ptr func(*T) *Duration) field[T] {
+	return field[T]{key: key, decode: func(d *decoder, path string, v any, dst *T) {
+		s, ok := v.(string)
+		if !ok {
+			d.typeError(path, `a duration string such as "0s" or "168h"`, v)
+			return
+		}
+		var dur Duration
+		if err := dur.UnmarshalText([]byte(s)); err != nil {
+			d.errorf(path, ErrValue, "%q is not a duration such as \"0s\" or \"168h\"", s)
+			return
+		}
+		switch {
+		case dur.Duration < 0:
+			d.errorf(path, ErrValue, "must not be negative, got %q", s)
+		case dur.Duration > 0 && dur.Duration < time.Hour:
+			d.errorf(path, ErrValue, "must be 0 (no x=) or at least 1h, got %q: a signature that expires sooner can die in a retry queue", s)
+		case dur.Duration > 8760*time.Hour:
+			d.errorf(path, ErrValue, "must be at most 8760h (a year), got %q", s)
+		case dur.Duration%time.Second != 0:
+			d.errorf(path, ErrValue, "must be whole seconds (x= counts seconds), got %q", s)
+		default:
+			*ptr(dst) = dur
 		}
 	}}
 }

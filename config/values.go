@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/authmilter/authmilter/keystore"
 )
 
 // Value syntax checks. Each returns an error whose text completes the
@@ -443,4 +445,45 @@ func pathErrCause(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// parseKeyName checks a key name in a [[signing.rule]]'s keys.
+func parseKeyName(s string) (string, error) {
+	return s, keystore.CheckKeyName(s)
+}
+
+// parseFieldName checks a header field name in signing.headers and
+// signing.oversign.
+func parseFieldName(s string) (string, error) {
+	return s, checkFieldName(s)
+}
+
+// parseDaemonName checks a {daemon_name} value: Postfix and Sendmail
+// daemon names are words, so printable ASCII without spaces.
+func parseDaemonName(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("must not be empty")
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f {
+			return "", fmt.Errorf("%q: only printable ASCII without spaces is allowed", s)
+		}
+	}
+	return s, nil
+}
+
+// checkCanonicalization accepts "header/body" with each "simple" or
+// "relaxed" (RFC 6376 Section 3.4). A single word is refused: in c= it
+// would mean "word/simple" (Section 3.5), in OpenDKIM's Canonicalization
+// "word/word", and the difference matters.
+func checkCanonicalization(s string) error {
+	h, b, ok := strings.Cut(s, "/")
+	valid := func(x string) bool { return x == "simple" || x == "relaxed" }
+	switch {
+	case !ok && valid(s):
+		return fmt.Errorf("%q is ambiguous: write \"%s/%s\" or \"%s/simple\"", s, s, s, s)
+	case !ok || !valid(h) || !valid(b):
+		return fmt.Errorf("%q is not header/body with each \"simple\" or \"relaxed\", such as \"relaxed/relaxed\"", s)
+	}
+	return nil
 }

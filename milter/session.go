@@ -311,6 +311,16 @@ func (x *session) logVerdict(v *policy.Verdict, extra ...zap.Field) {
 			fields = append(fields, zap.Strings("dmarc_overrides", ovs))
 		}
 	}
+	if sg := v.Signing; sg != nil {
+		signed := make([]string, 0, len(sg.Signatures))
+		for _, sig := range sg.Signatures {
+			signed = append(signed, sig.KeyName+" d="+sig.Domain+" s="+sig.Selector)
+		}
+		fields = append(fields, zap.Strings("signed", signed))
+		if sg.Problem != "" {
+			fields = append(fields, zap.String("sign_problem", sg.Problem))
+		}
+	}
 	if v.Class != "" {
 		fields = append(fields, zap.String("client_class", string(v.Class)))
 	}

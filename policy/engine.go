@@ -15,6 +15,7 @@ import (
 	"github.com/authmilter/authmilter/policy/dkim"
 	"github.com/authmilter/authmilter/policy/dmarc"
 	"github.com/authmilter/authmilter/policy/msghdr"
+	"github.com/authmilter/authmilter/policy/sign"
 	"github.com/authmilter/authmilter/policy/spf"
 	"github.com/authmilter/authmilter/resolver"
 )
@@ -61,6 +62,8 @@ type Options struct {
 	InternalNetworks []netip.Prefix
 	// DMARC configures DMARC evaluation and local policy.
 	DMARC DMARCOptions
+	// Signing configures DKIM signing of outbound mail.
+	Signing SigningOptions
 }
 
 // Engine evaluates messages. It is immutable once built and safe for
@@ -172,6 +175,13 @@ type Message struct {
 	hop          *msghdr.Hop
 	relayProblem string
 	relayLocal   bool // the relay generated the message itself
+
+	// Outbound mail is signed instead of verified.
+	outbound   bool
+	signing    *Signing
+	signer     *sign.Session
+	signErr    error
+	keyMissing bool
 }
 
 type spfOutcomes struct {
@@ -193,10 +203,14 @@ func (e *Engine) Begin(ctx context.Context, env Envelope) *Message {
 		cancel: cancel,
 		env:    env,
 		start:  e.opts.Now(),
-		dkim:   e.dkim.NewSession(ctx),
 		spf:    make(chan spfOutcomes, 1),
 		class:  e.classify(env),
 	}
+	m.outbound = e.outbound(env, m.class)
+	if m.outbound {
+		return m // signed at the end of the header section, not verified
+	}
+	m.dkim = e.dkim.NewSession(ctx)
 	if m.class != Relay {
 		m.startSPF(env.ClientIP, env.Helo)
 	}
@@ -318,7 +332,9 @@ func (m *Message) Header(name, value string) *Verdict {
 		return m.tooBigVerdict()
 	}
 	m.headers = append(m.headers, Header{Name: name, Value: value})
-	m.dkim.Header(rawField(name, value))
+	if m.dkim != nil {
+		m.dkim.Header(rawField(name, value))
+	}
 	return nil
 }
 
@@ -351,6 +367,12 @@ func rawField(name, value string) []byte {
 
 // EndHeaders marks the end of the header section.
 func (m *Message) EndHeaders() {
+	if m.outbound {
+		if m.signing == nil {
+			m.startSigning()
+		}
+		return
+	}
 	m.dkim.EndHeaders()
 	if m.class == Relay && !m.spfStarted {
 		m.relayHop()
@@ -359,7 +381,21 @@ func (m *Message) EndHeaders() {
 
 // Body streams one chunk of the body into the DKIM verifier; nothing keeps
 // the body in memory.
-func (m *Message) Body(chunk []byte) error { return m.dkim.Body(chunk) }
+func (m *Message) Body(chunk []byte) error {
+	if m.outbound {
+		if m.signer == nil {
+			return nil
+		}
+		if err := m.signer.Body(chunk); err != nil {
+			m.signErr = err
+			m.signer.Abort()
+			m.signer = nil
+			return err
+		}
+		return nil
+	}
+	return m.dkim.Body(chunk)
+}
 
 // Abort stops all work on the message (the SMTP client went away, or the
 // MTA aborted it). The Message must not be used afterwards.
@@ -369,7 +405,12 @@ func (m *Message) Abort() {
 	}
 	m.ended = true
 	m.cancel()
-	m.dkim.Abort()
+	if m.dkim != nil {
+		m.dkim.Abort()
+	}
+	if m.signer != nil {
+		m.signer.Abort()
+	}
 }
 
 // Finish completes every check and returns the verdict.
@@ -383,6 +424,9 @@ func (m *Message) Finish() *Verdict {
 	}
 	m.ended = true
 	defer m.cancel()
+	if m.outbound {
+		return m.finishOutbound()
+	}
 	dk := m.dkim.Close()
 	e := m.e
 
@@ -416,14 +460,7 @@ func (m *Message) Finish() *Verdict {
 			v.Reply = Reply{Code: 451, Enhanced: "4.7.0", Text: "Cannot tell which client the relay received this message from, try again later"}
 		}
 	}
-	for _, h := range m.headers {
-		if strings.EqualFold(h.Name, "From") {
-			if v.HeaderFrom != "" {
-				v.HeaderFrom += ", "
-			}
-			v.HeaderFrom += h.Value
-		}
-	}
+	v.HeaderFrom = m.headerFrom()
 	v.Remove = forgedResults(m.headers, e.ourID)
 	if len(v.Remove) > 0 {
 		v.Reasons = append(v.Reasons, fmt.Sprintf("removed %d forged Authentication-Results", len(v.Remove)))
@@ -455,6 +492,21 @@ func (m *Message) Finish() *Verdict {
 			Value: strings.TrimLeft(authres.Format(e.opts.AuthservID, []authres.Result{dmarcResult(d)}), " \t")})
 	}
 	v.Elapsed = e.opts.Now().Sub(m.start)
+	return v
+}
+
+// finishOutbound is the verdict for mail we sign: the signatures, or the
+// configured failure action. Outbound mail gets no Authentication-Results
+// of ours, but forged ones are still removed.
+func (m *Message) finishOutbound() *Verdict {
+	if m.signing == nil {
+		m.startSigning() // a message that never reached EndHeaders
+	}
+	v := &Verdict{Action: Accept, Class: m.class}
+	v.HeaderFrom = m.headerFrom()
+	v.Remove = forgedResults(m.headers, m.e.ourID)
+	m.finishSigning(v)
+	v.Elapsed = m.e.opts.Now().Sub(m.start)
 	return v
 }
 
@@ -564,6 +616,20 @@ func lenientID(value string) string {
 		return ""
 	}
 	return strings.ToLower(strings.TrimSuffix(strings.Trim(words[0], `"`), "."))
+}
+
+// headerFrom joins the From field values, for the log line.
+func (m *Message) headerFrom() string {
+	var b strings.Builder
+	for _, h := range m.headers {
+		if strings.EqualFold(h.Name, "From") {
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(h.Value)
+		}
+	}
+	return b.String()
 }
 
 // Headers returns the header fields recorded so far, in order.

@@ -83,6 +83,8 @@ type Verdict struct {
 	DMARC *DMARCVerdict
 	// Report is the message's row for DMARC aggregate reports.
 	Report *ReportRecord
+	// Signing is set for outbound mail: what was signed, with which keys.
+	Signing *Signing
 	// Reasons says why the action was chosen, for the log line.
 	Reasons []string
 	// Elapsed is the time from Begin to Finish.

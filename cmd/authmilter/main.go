@@ -26,6 +26,12 @@ var commands = map[string]command{
 	"verify": {"verify [-c FILE] --client-ip IP --helo NAME --mail-from ADDR < message",
 		"judge one message as the daemon would and print the header fields it would add", cmdVerify},
 	"version": {"version", "print the version", cmdVersion},
+	"sign": {"sign -c FILE [--client-ip IP] [--auth-user U] < message",
+		"sign one message as the daemon would and print it with its signature(s)", cmdSign},
+	"testkey": {"testkey -c FILE [-d DOMAIN]",
+		"check every signing key against its DNS record (found, matching, DNSSEC)", cmdTestkey},
+	"keygen": {"keygen -d DOMAIN -s SELECTOR [-t rsa|ed25519] [-b BITS] [-o DIR]",
+		"write a DKIM key pair: SELECTOR.private and the DNS record SELECTOR.txt", cmdKeygen},
 }
 
 func main() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -12,6 +13,7 @@ import (
 	"github.com/authmilter/authmilter/config"
 	"github.com/authmilter/authmilter/policy"
 	"github.com/authmilter/authmilter/policy/dmarc"
+	"github.com/authmilter/authmilter/policy/sign"
 	"github.com/authmilter/authmilter/resolver"
 )
 
@@ -68,7 +70,25 @@ func newEngine(c *config.Config, r resolver.Resolver) (*policy.Engine, error) {
 			return nil, fmt.Errorf("dmarc.public_suffix_list %s: %w", d.PublicSuffixList, err)
 		}
 	}
+	sg := c.Signing
+	signing := policy.SigningOptions{
+		DaemonNames: sg.DaemonNames,
+		Sign: sign.Options{
+			HeaderCanon: canonPart(sg.Canonicalization, 0),
+			BodyCanon:   canonPart(sg.Canonicalization, 1),
+			Profile:     sg.Profile,
+			Headers:     sg.Headers,
+			Oversign:    sg.Oversign,
+			Expire:      sg.Expire.Duration,
+		},
+		AcceptKeyMissing: sg.OnKeyMissing == "accept",
+		AcceptSignError:  sg.OnError == "accept",
+	}
+	if set := c.KeySet(); set != nil && len(set.Keys()) > 0 {
+		signing.Keys = set
+	}
 	return policy.New(policy.Options{
+		Signing:          signing,
 		AuthservID:       c.AuthservID,
 		OnDNSError:       policy.DNSErrorAction(c.Verify.OnDNSError),
 		SPFHelo:          c.Verify.SPFHelo,
@@ -92,6 +112,20 @@ func newEngine(c *config.Config, r resolver.Resolver) (*policy.Engine, error) {
 			RejectText:                   d.RejectText,
 		},
 	}, r)
+}
+
+// canonPart returns the header (0) or body (1) half of "header/body"; a
+// single word applies to the header, and the body defaults to "simple", as
+// RFC 6376 §3.5 reads c=.
+func canonPart(c string, i int) string {
+	parts := strings.SplitN(c, "/", 2)
+	if i < len(parts) {
+		return parts[i]
+	}
+	if c == "" {
+		return ""
+	}
+	return "simple"
 }
 
 // flagSet returns a FlagSet that reports errors on stderr and does not exit.

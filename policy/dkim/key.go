@@ -1,6 +1,7 @@
 package dkim
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
@@ -100,4 +101,28 @@ func parseKeyRecord(txt string) (*publicKey, error) {
 		return nil, fmt.Errorf("%w: k=%q", ErrKeyUnsupported, clip(k.keyType))
 	}
 	return k, nil
+}
+
+// KeyRecord is a DKIM key record as tools see it (`authmilter testkey`).
+type KeyRecord struct {
+	Type    string           // k=: "rsa" or "ed25519"
+	Bits    int              // RSA modulus length, 256 for Ed25519
+	Public  crypto.PublicKey // *rsa.PublicKey or ed25519.PublicKey
+	Testing bool             // t=y (RFC 6376 §3.6.1)
+}
+
+// ParseKeyRecord parses one TXT record holding a DKIM public key with the
+// verifier's own rules, so that testkey and verification agree.
+func ParseKeyRecord(txt string) (*KeyRecord, error) {
+	k, err := parseKeyRecord(txt)
+	if err != nil {
+		return nil, err
+	}
+	r := &KeyRecord{Type: k.keyType, Bits: k.bits, Testing: k.hasFlag("y")}
+	if k.rsa != nil {
+		r.Public = k.rsa
+	} else {
+		r.Public = k.ed25519
+	}
+	return r, nil
 }
