@@ -27,8 +27,10 @@ var (
 	edKey    ed25519.PrivateKey
 )
 
-func testKeys(t *testing.T) {
-	t.Helper()
+func testKeys(t testing.TB) {
+	if t != nil {
+		t.Helper()
+	}
 	keysOnce.Do(func() {
 		var err error
 		if rsa1024, err = rsa.GenerateKey(rand.Reader, 1024); err != nil {
@@ -43,6 +45,14 @@ func testKeys(t *testing.T) {
 		}
 		edKey = ed25519.NewKeyFromSeed(seed)
 	})
+}
+
+func mustPKCS8(k any) []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		panic(err)
+	}
+	return der
 }
 
 func pemBytes(typ string, der []byte) []byte {

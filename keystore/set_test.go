@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -436,5 +437,67 @@ func TestReadTableLarge(t *testing.T) {
 	fh.Close()
 	if _, err := readTable(p); err == nil || err.Error() != p+": larger than 16777216 bytes" || !errors.Is(err, ErrTable) {
 		t.Errorf("readTable = %v", err)
+	}
+}
+
+// TestLookupConcurrent runs Lookup from many goroutines, each changing the
+// keys it gets back, for the race detector.
+func TestLookupConcurrent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	set, errs := Build(Spec{
+		Keys:  []KeySpec{{Name: "k", Domain: "%", Selector: "s", Path: f.ed, Source: "c:1"}},
+		Rules: []Rule{{Pattern: "*", Keys: []string{"k"}, Source: "c:2"}},
+	})
+	if len(errs) > 0 {
+		t.Fatal(errStrings(errs))
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				domain := fmt.Sprintf("d%d-%d.example", g, i)
+				keys, _ := set.Lookup("a@" + domain)
+				if len(keys) != 1 || keys[0].Domain != domain {
+					t.Errorf("Lookup = %v", names(keys))
+					return
+				}
+				keys[0].Domain = "mutated"
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
+func BenchmarkLookupPlainTable(b *testing.B) {
+	testKeys(nil)
+	dir := b.TempDir()
+	key := filepath.Join(dir, "k")
+	if err := os.WriteFile(key, pemBytes("PRIVATE KEY", mustPKCS8(edKey)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var st strings.Builder
+	for i := 0; i < 10000; i++ {
+		fmt.Fprintf(&st, "d%d.example k\n", i)
+	}
+	stPath := filepath.Join(dir, "st")
+	ktPath := filepath.Join(dir, "kt")
+	if err := os.WriteFile(stPath, []byte(st.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(ktPath, []byte("k %:s:"+key+"\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	set, errs := Build(Spec{SigningTable: stPath, KeyTable: ktPath})
+	if len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if keys, _ := set.Lookup("user@mail.d9999.example"); len(keys) != 0 {
+			b.Fatal("matched")
+		}
 	}
 }
