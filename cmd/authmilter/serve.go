@@ -54,6 +54,7 @@ func cmdServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 		log.Error("cannot build the policy engine", zap.Error(err))
 		return 1
 	}
+	logKeys(log, cfg)
 	ln, err := listen(cfg)
 	if err != nil {
 		log.Error("cannot listen", zap.String("listen", cfg.Listen), zap.Error(err))
@@ -123,6 +124,7 @@ func reload(log *zap.Logger, srv *milter.Server, path string, old *config.Config
 		return old
 	}
 	srv.SetEngine(eng)
+	logKeys(log, cfg)
 	if cfg.Listen != old.Listen || cfg.SocketMode != old.SocketMode || cfg.Log != old.Log || cfg.Milter != old.Milter {
 		log.Warn("reload: listen, socket_mode, [log] and [milter] changes take effect at the next restart")
 		cfg.Listen, cfg.SocketMode, cfg.Log, cfg.Milter = old.Listen, old.SocketMode, old.Log, old.Milter
@@ -161,4 +163,18 @@ func listen(cfg *config.Config) (net.Listener, error) {
 		return nil, fmt.Errorf("socket_mode: %w", err)
 	}
 	return ln, nil
+}
+
+// logKeys names the signing keys in use, and warns about weak ones (RSA
+// under 2048 bits: RFC 8301 §3.2 allows 1024, but recommends 2048).
+func logKeys(log *zap.Logger, cfg *config.Config) {
+	for _, k := range cfg.KeySet().Keys() {
+		f := []zap.Field{zap.String("key", k.Name), zap.String("domain", k.Domain),
+			zap.String("selector", k.Selector), zap.String("algorithm", k.Algorithm), zap.Int("bits", k.Bits)}
+		if k.Weak() {
+			log.Warn("weak signing key: use RSA 2048 bits or more, or Ed25519 beside it", f...)
+			continue
+		}
+		log.Info("signing key loaded", f...)
+	}
 }
