@@ -478,22 +478,6 @@ func TestLFAcrossChunks(t *testing.T) {
 			t.Errorf("CRLF message, chunk %d: %v", n, got)
 		}
 	}
-	for _, tc := range []struct {
-		in     string
-		prevCR bool
-		want   string
-	}{
-		{"a\nb", false, "a\r\nb"},
-		{"\n", true, "\n"},
-		{"\n", false, "\r\n"},
-		{"a\r\nb\n\n", false, "a\r\nb\r\n\r\n"},
-		{"\r\r\n", false, "\r\r\n"},
-	} {
-		got := string(appendCRLF(nil, []byte(tc.in), tc.prevCR))
-		if got != tc.want || hasBareLF([]byte(tc.in), tc.prevCR) != (tc.in != tc.want) {
-			t.Errorf("appendCRLF(%q, %v) = %q, want %q", tc.in, tc.prevCR, got, tc.want)
-		}
-	}
 }
 
 // TestHeaderOverflow: a header section past maxHeaderBytes is not kept;

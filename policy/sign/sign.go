@@ -25,6 +25,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/authmilter/authmilter/policy/crlf"
 	"io"
 	"slices"
 	"strconv"
@@ -347,8 +348,8 @@ func (s *Session) Body(chunk []byte) error {
 		return nil
 	}
 	data := chunk
-	if hasBareLF(chunk, s.lastCR) {
-		s.scratch = appendCRLF(s.scratch[:0], chunk, s.lastCR)
+	if crlf.HasBareLF(chunk, s.lastCR) {
+		s.scratch = crlf.Append(s.scratch[:0], chunk, s.lastCR)
 		data = s.scratch
 	}
 	s.lastCR = chunk[len(chunk)-1] == '\r'
@@ -366,41 +367,6 @@ func (s *Session) failBody(err error) error {
 		s.body = nil
 	}
 	return fmt.Errorf("%w: body hash: %w", ErrSign, err)
-}
-
-// appendCRLF appends b to dst, turning each LF not preceded by CR (in b, or
-// by prevCR at b's start) into CRLF.
-func appendCRLF(dst, b []byte, prevCR bool) []byte {
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			return append(dst, b...)
-		}
-		bare := (i == 0 && !prevCR) || (i > 0 && b[i-1] != '\r')
-		dst = append(dst, b[:i]...)
-		if bare {
-			dst = append(dst, '\r')
-		}
-		dst = append(dst, '\n')
-		b = b[i+1:]
-		prevCR = false
-	}
-	return dst
-}
-
-// hasBareLF reports whether b has an LF without a CR before it.
-func hasBareLF(b []byte, prevCR bool) bool {
-	for off := 0; ; {
-		i := bytes.IndexByte(b[off:], '\n')
-		if i < 0 {
-			return false
-		}
-		i += off
-		if (i == 0 && !prevCR) || (i > 0 && b[i-1] != '\r') {
-			return true
-		}
-		off = i + 1
-	}
 }
 
 // Close ends the body and returns one Signature per key, in key order. On

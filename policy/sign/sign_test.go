@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/authmilter/authmilter/policy/crlf"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -120,7 +121,7 @@ func TestMatchesGoMsgauth(t *testing.T) {
 					hl := HeaderList(o, s.names())
 					// go-msgauth reads the message with CRLF line ends,
 					// as an MTA passes it on.
-					wire := appendCRLF(nil, []byte(m.msg), false)
+					wire := crlf.Append(nil, []byte(m.msg), false)
 					var out bytes.Buffer
 					err := msgauth.Sign(&out, bytes.NewReader(wire), &msgauth.SignOptions{
 						Domain: key.Domain, Selector: key.Selector, Signer: key.Signer,

@@ -1,0 +1,43 @@
+// Package crlf turns bare LF line ends into CRLF, as RFC 5322 §2.1 and the
+// DKIM canonicalizations (RFC 6376 §3.4) expect, for data that arrives in
+// chunks: the milter protocol may split a CRLF across two body chunks, so
+// both functions take whether the previous chunk ended in CR.
+package crlf
+
+import "bytes"
+
+// Append appends b to dst, turning each LF not preceded by CR (in b, or by
+// prevCR at b's start) into CRLF.
+func Append(dst, b []byte, prevCR bool) []byte {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return append(dst, b...)
+		}
+		bare := (i == 0 && !prevCR) || (i > 0 && b[i-1] != '\r')
+		dst = append(dst, b[:i]...)
+		if bare {
+			dst = append(dst, '\r')
+		}
+		dst = append(dst, '\n')
+		b = b[i+1:]
+		prevCR = false
+	}
+	return dst
+}
+
+// HasBareLF reports whether b has an LF without a CR before it, so that the
+// common all-CRLF chunk is passed on without a copy.
+func HasBareLF(b []byte, prevCR bool) bool {
+	for off := 0; ; {
+		i := bytes.IndexByte(b[off:], '\n')
+		if i < 0 {
+			return false
+		}
+		i += off
+		if (i == 0 && !prevCR) || (i > 0 && b[i-1] != '\r') {
+			return true
+		}
+		off = i + 1
+	}
+}
