@@ -114,6 +114,28 @@ func newEngine(c *config.Config, r resolver.Resolver) (*policy.Engine, error) {
 	}, r)
 }
 
+// engineFor loads the configuration at path (built-in defaults for "")
+// and builds the engine the daemon would run, for the one-shot commands.
+// On failure it prints why and returns the exit status to use.
+func engineFor(cmd, path string, stderr io.Writer) (*policy.Engine, int) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		printConfigError(stderr, err)
+		return nil, 1
+	}
+	res, err := newResolver(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "authmilter %s: %v\n", cmd, err)
+		return nil, 1
+	}
+	eng, err := newEngine(cfg, res)
+	if err != nil {
+		fmt.Fprintf(stderr, "authmilter %s: %v\n", cmd, err)
+		return nil, 1
+	}
+	return eng, 0
+}
+
 // canonPart returns the header (0) or body (1) half of "header/body"; a
 // single word applies to the header, and the body defaults to "simple", as
 // RFC 6376 §3.5 reads c=.

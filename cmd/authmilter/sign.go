@@ -34,20 +34,9 @@ func cmdSign(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "authmilter sign: --client-ip %q is not an IP address\n", *clientIP)
 		return 2
 	}
-	cfg, err := loadConfig(*path)
-	if err != nil {
-		printConfigError(stderr, err)
-		return 1
-	}
-	res, err := newResolver(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "authmilter sign:", err)
-		return 1
-	}
-	eng, err := newEngine(cfg, res)
-	if err != nil {
-		fmt.Fprintln(stderr, "authmilter sign:", err)
-		return 1
+	eng, code := engineFor("sign", *path, stderr)
+	if eng == nil {
+		return code
 	}
 	// The message is streamed through the signer and, at the same time,
 	// into a temporary file from which it is printed after the signature:

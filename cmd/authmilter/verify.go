@@ -34,20 +34,9 @@ func cmdVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	cfg, err := loadConfig(*path)
-	if err != nil {
-		printConfigError(stderr, err)
-		return 1
-	}
-	res, err := newResolver(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "authmilter verify:", err)
-		return 1
-	}
-	eng, err := newEngine(cfg, res)
-	if err != nil {
-		fmt.Fprintln(stderr, "authmilter verify:", err)
-		return 1
+	eng, code := engineFor("verify", *path, stderr)
+	if eng == nil {
+		return code
 	}
 	m := eng.Begin(context.Background(), policy.Envelope{
 		ClientIP: ip,
