@@ -42,6 +42,16 @@ const (
 	// multiple_authors = "strictest", malformed_from = "accept",
 	// relay_without_received = "spf-none".
 	lnLenient = "lenient"
+	// lnSignSubmission is the contrib submission service's milter
+	// options (ORIGINATING) in front of the signing daemon, which has a
+	// [signing] section; lnSignMTA points at the same daemon without
+	// them, so only internal and authenticated clients are outbound.
+	lnSignSubmission = "signsub"
+	lnSignMTA        = "signmta"
+	// lnSignSimple is the submission options in front of the signing
+	// daemon with canonicalization = "simple/simple", which needs the
+	// header fields exactly as the client sent them.
+	lnSignSimple = "signsimple"
 )
 
 // suite is everything the package's tests share. The first test that needs
@@ -70,8 +80,10 @@ type suite struct {
 	// accept and strict are the `authmilter serve` daemons with
 	// on_dns_error "accept" and "tempfail" (in [verify] and [dmarc]);
 	// report and lenient are the DMARC variants of accept described at
-	// lnReport and lnLenient.
-	accept, strict, report, lenient *Daemon
+	// lnReport and lenient; signer is accept with a [signing] section
+	// (lnSignSubmission, lnSignMTA); signerSimple signs with simple/simple
+	// (lnSignSimple).
+	accept, strict, report, lenient, signer, signerSimple *Daemon
 	// daemons lists the running daemons by name, for teardown and
 	// failure reports.
 	daemons []namedDaemon
@@ -149,8 +161,8 @@ func (s *suite) start() error {
 		return err
 	}
 
-	var acceptAddr, downAddr, reportAddr, lenientAddr string
-	for _, a := range []*string{&acceptAddr, &downAddr, &reportAddr, &lenientAddr} {
+	var acceptAddr, downAddr, reportAddr, lenientAddr, signerAddr, simpleAddr string
+	for _, a := range []*string{&acceptAddr, &downAddr, &reportAddr, &lenientAddr, &signerAddr, &simpleAddr} {
 		if *a, err = FreePort(); err != nil {
 			return err
 		}
@@ -189,6 +201,14 @@ func (s *suite) start() error {
 	lenientCfg.DMARC.MultipleAuthors = "strictest"
 	lenientCfg.DMARC.MalformedFrom = "accept"
 	lenientCfg.DMARC.RelayWithoutReceived = "spf-none"
+	signerCfg := s.acceptCfg
+	signerCfg.Listen = "inet:" + signerAddr
+	if signerCfg.Signing, err = writeSigningKeys(s.work, s.keys); err != nil {
+		return err
+	}
+	simpleCfg := signerCfg
+	simpleCfg.Listen = "inet:" + simpleAddr
+	simpleCfg.Signing.Canonicalization = "simple/simple"
 
 	// The daemons first, so that Postfix never sees a milter that is not
 	// there yet; a daemon that does not build fails only the tests that
@@ -198,6 +218,8 @@ func (s *suite) start() error {
 		{"strict", strictCfg, &s.strict},
 		{"report", reportCfg, &s.report},
 		{"lenient", lenientCfg, &s.lenient},
+		{"signer", signerCfg, &s.signer},
+		{"signer-simple", simpleCfg, &s.signerSimple},
 	})
 
 	s.postfix, err = StartPostfix(PostfixConfig{
@@ -212,6 +234,9 @@ func (s *suite) start() error {
 			{Name: lnDown, Options: []Param{{Name: "smtpd_milters", Value: "inet:" + downAddr}}},
 			{Name: lnReport, Options: []Param{{Name: "smtpd_milters", Value: reportCfg.Listen}}},
 			{Name: lnLenient, Options: []Param{{Name: "smtpd_milters", Value: lenientCfg.Listen}}},
+			{Name: lnSignSubmission, Submission: true, Options: []Param{{Name: "smtpd_milters", Value: signerCfg.Listen}}},
+			{Name: lnSignMTA, Options: []Param{{Name: "smtpd_milters", Value: signerCfg.Listen}}},
+			{Name: lnSignSimple, Submission: true, Options: []Param{{Name: "smtpd_milters", Value: simpleCfg.Listen}}},
 		},
 	})
 	return err

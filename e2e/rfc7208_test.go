@@ -19,22 +19,6 @@ import (
 // less than the whole suite.
 const rfc7208Cases = 203
 
-// verifyOutput splits `authmilter verify` output into its unfolded header
-// fields (name -> values).
-func verifyOutput(stdout string) map[string][]string {
-	unfolded := strings.NewReplacer("\r\n ", " ", "\r\n\t", " ", "\n ", " ", "\n\t", " ").Replace(stdout)
-	out := map[string][]string{}
-	for _, line := range strings.Split(unfolded, "\n") {
-		line = strings.TrimRight(line, "\r")
-		name, value, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		out[strings.ToLower(name)] = append(out[strings.ToLower(name)], strings.TrimSpace(value))
-	}
-	return out
-}
-
 // TestRFC7208ThroughCLI runs the whole RFC 7208 conformance suite through
 // the built binary: each scenario's zone served over real DNS (dnstest),
 // each case as one `authmilter verify` run, the result read back from the
@@ -137,7 +121,7 @@ func runSuiteCase(ctx context.Context, cfg string, c spftest.Case, msg []byte) (
 	if res.ExitCode != 0 {
 		return "", show
 	}
-	fields := verifyOutput(res.Stdout)
+	fields := OutputFields(res.Stdout)
 	ars := fields["authentication-results"]
 	if len(ars) != 1 {
 		return "", "; want one Authentication-Results" + show

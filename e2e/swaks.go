@@ -19,6 +19,7 @@ type SwaksMessage struct {
 	ClientAddr string // XCLIENT ADDR: "192.0.2.10" or "IPV6:2001:db8::25"
 	ClientName string // XCLIENT NAME (reverse DNS name); "" sends [UNAVAILABLE]
 	Helo       string // XCLIENT HELO, and swaks's own EHLO after XCLIENT
+	Login      string // XCLIENT LOGIN: a SASL login name, {auth_authen} to milters; "" sends none
 	From       string // MAIL FROM address; "" is the null sender <>
 	To         string // RCPT TO address
 	Data       []byte // the message, header and body (CRLF or LF line ends)
@@ -70,6 +71,9 @@ func Swaks(ctx context.Context, m SwaksMessage) (*SwaksResult, error) {
 	}
 	if m.ClientName != "" {
 		args = append(args, "--xclient-name", m.ClientName)
+	}
+	if m.Login != "" {
+		args = append(args, "--xclient-login", m.Login)
 	}
 	if m.From == "" {
 		// swaks reads "--from ''" as "use the default sender"; "<>" is how

@@ -35,6 +35,10 @@ const (
 type zoneKeys struct {
 	ed, ed2 ed25519.PrivateKey
 	rsa     *rsa.PrivateKey
+	// signRSA and signEd are the keys the signing daemon signs
+	// domSign's mail with (see addSigningZone).
+	signRSA *rsa.PrivateKey
+	signEd  ed25519.PrivateKey
 }
 
 // buildZone makes the zone every e2e test uses. It is complete before the
@@ -78,6 +82,9 @@ func buildZone() (*resolver.Fake, *zoneKeys, error) {
 		z.AddTXT(key.name, rec)
 	}
 	if err := addDMARCZone(z, &k); err != nil {
+		return nil, nil, err
+	}
+	if err := addSigningZone(z, &k); err != nil {
 		return nil, nil, err
 	}
 	return z, &k, nil

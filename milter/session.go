@@ -324,6 +324,7 @@ func (x *session) logVerdict(v *policy.Verdict, extra ...zap.Field) {
 	if v.Class != "" {
 		fields = append(fields, zap.String("client_class", string(v.Class)))
 	}
+	fields = append(fields, zap.String("direction", v.Direction()))
 	if x.env.AuthUser != "" {
 		fields = append(fields, zap.String("auth_user", x.env.AuthUser))
 	}

@@ -84,11 +84,21 @@ type Verdict struct {
 	// Report is the message's row for DMARC aggregate reports.
 	Report *ReportRecord
 	// Signing is set for outbound mail: what was signed, with which keys.
+	// Outbound mail is signed; everything else is verified.
 	Signing *Signing
 	// Reasons says why the action was chosen, for the log line.
 	Reasons []string
 	// Elapsed is the time from Begin to Finish.
 	Elapsed time.Duration
+}
+
+// Direction is "outbound" for mail we signed (or tried to), "inbound" for
+// mail we verified: the word logs and metrics use.
+func (v *Verdict) Direction() string {
+	if v.Signing != nil {
+		return "outbound"
+	}
+	return "inbound"
 }
 
 // DNSTempError reports whether any check ended in temperror, which is what

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -67,14 +68,21 @@ func cmdSign(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "authmilter sign: not signed: %s\n", v.Signing.Problem)
 		return 1
 	}
-	for _, f := range v.Add {
-		fmt.Fprintf(stdout, "%s: %s\r\n", f.Name, f.Value)
-	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		fmt.Fprintln(stderr, "authmilter sign:", err)
 		return 1
 	}
-	if _, err := io.Copy(stdout, tmp); err != nil {
+	// An mbox "From " separator (skipped by feedMessage) stays first: the
+	// signatures belong to the header, below it.
+	rest := bufio.NewReader(tmp)
+	if first, err := rest.Peek(5); err == nil && string(first) == "From " {
+		line, _ := rest.ReadString('\n')
+		io.WriteString(stdout, line)
+	}
+	for _, f := range v.Add {
+		fmt.Fprintf(stdout, "%s: %s\r\n", f.Name, f.Value)
+	}
+	if _, err := io.Copy(stdout, rest); err != nil {
 		fmt.Fprintln(stderr, "authmilter sign:", err)
 		return 1
 	}
