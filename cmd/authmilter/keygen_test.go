@@ -87,3 +87,27 @@ func TestKeygenRefusesBadInput(t *testing.T) {
 		}
 	}
 }
+
+// sign prints the message with its signatures in the header; an mbox
+// separator line stays first, and a client that is not ours is refused.
+func TestSignKeepsMboxLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if code, _, errs := runCmd(t, "", "keygen", "-d", "example.org", "-s", "ed", "-t", "ed25519", "-o", dir); code != 0 {
+		t.Fatal(errs)
+	}
+	cfg := writeFile(t, "c.toml", "authserv_id = \"mx.test\"\n[[signing.key]]\nname = \"ed\"\ndomain = \"example.org\"\nselector = \"ed\"\nprivate_key = \""+
+		filepath.Join(dir, "ed.private")+"\"\n[[signing.rule]]\nfrom = \"*@example.org\"\nkeys = [\"ed\"]\n")
+	msg := "From a@example.org Tue Dec  1 01:00:00 2026\nFrom: Alice <a@example.org>\nSubject: hi\n\nbody\n"
+	code, out, errs := runCmd(t, msg, "sign", "-c", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.SplitN(out, "\n", 3)
+	if lines[0] != "From a@example.org Tue Dec  1 01:00:00 2026" || !strings.HasPrefix(lines[1], "DKIM-Signature: ") || !strings.Contains(out, "\nFrom: Alice <a@example.org>\nSubject: hi\n\nbody\n") {
+		t.Errorf("output:\n%s", out)
+	}
+	if code, _, errs := runCmd(t, msg, "sign", "-c", cfg, "--client-ip", "198.51.100.1"); code != 1 || !strings.Contains(errs, "not signed") {
+		t.Errorf("outside client: exit %d %s", code, errs)
+	}
+}
