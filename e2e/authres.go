@@ -194,7 +194,9 @@ func arTokens(v string) ([]arToken, error) {
 				return nil, fmt.Errorf("%w: unterminated quoted string in %q", ErrAuthResults, v)
 			}
 			out = append(out, arToken{'"', b.String()})
-		case c == ';' || c == '=' || c == '/':
+		case c == ';' || ((c == '=' || c == '/') && !afterEquals(out)):
+			// After "=", "/" and "=" start a value instead: a header.b of
+			// base64 may begin with either (seen from OpenDKIM).
 			out = append(out, arToken{c, string(c)})
 			i++
 		default:
@@ -202,7 +204,7 @@ func arTokens(v string) ([]arToken, error) {
 			// that the bare base64 of a header.b (with "/", "+" and "=")
 			// reads as one value, as writers emit it.
 			stop := " \t\r\n()\";=/"
-			if len(out) > 0 && out[len(out)-1].kind == '=' {
+			if afterEquals(out) {
 				stop = " \t\r\n();"
 			}
 			j := i
@@ -217,4 +219,10 @@ func arTokens(v string) ([]arToken, error) {
 		}
 	}
 	return out, nil
+}
+
+// afterEquals reports whether the last token is "=", so that what follows
+// is a value.
+func afterEquals(out []arToken) bool {
+	return len(out) > 0 && out[len(out)-1].kind == '='
 }

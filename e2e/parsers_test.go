@@ -212,6 +212,14 @@ func TestParseAuthResults(t *testing.T) {
 			}},
 		},
 		{
+			name: "a header.b starting with / (OpenDKIM writes it bare)",
+			in:   "opendkim.test;  dkim=pass header.d=ours.example header.b=/3Tdoa+R;  dkim-atps=neutral",
+			want: &AuthResults{AuthservID: "opendkim.test", Results: []MethodResult{
+				{Method: "dkim", Result: "pass", Props: map[string]string{"header.d": "ours.example", "header.b": "/3Tdoa+R"}},
+				{Method: "dkim-atps", Result: "neutral", Props: map[string]string{}},
+			}},
+		},
+		{
 			name: "version, comments, quoted reason, case",
 			in:   `MX.test 1 (our (nested) comment); SPF = SoftFail reason="not \"listed\"" smtp.mailfrom = a@b.example (x)`,
 			want: &AuthResults{AuthservID: "MX.test", Version: "1", Results: []MethodResult{
