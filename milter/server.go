@@ -40,7 +40,36 @@ type Options struct {
 	// because a connection sits idle while the SMTP client is slow. Zero
 	// means no deadline.
 	IOTimeout time.Duration
+	// Observer, if not nil, is told about every verdict and the time each
+	// milter callback took (package metrics implements it). It is called
+	// on the connections' goroutines, so it must be safe for concurrent
+	// use, and cheap: it runs while the MTA waits.
+	Observer Observer
 }
+
+// Observer receives what the milter measures. It is an interface so that
+// this package does not depend on an exporter.
+type Observer interface {
+	// Message is called once per message with its verdict and the time
+	// from MAIL FROM to the verdict.
+	Message(v *policy.Verdict, elapsed time.Duration)
+	// Stage is called after each callback from the MTA with the stage's
+	// name (one of the Stage constants) and the time the callback took.
+	Stage(stage string, elapsed time.Duration)
+}
+
+// The stage names given to Observer.Stage, one per milter command we
+// answer (SMFIC_CONNECT, HELO, MAIL, RCPT, HEADER, EOH, BODY, BODYEOB).
+const (
+	StageConnect = "connect"
+	StageHelo    = "helo"
+	StageMail    = "mail"
+	StageRcpt    = "rcpt"
+	StageHeader  = "header"
+	StageEOH     = "eoh"
+	StageBody    = "body"
+	StageEOM     = "eom"
+)
 
 // Server serves the milter protocol on one listener.
 type Server struct {
@@ -48,6 +77,7 @@ type Server struct {
 	opts    Options
 	engine  atomic.Pointer[policy.Engine]
 	closing atomic.Bool
+	serving atomic.Bool
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -98,13 +128,20 @@ func (s *Server) Serve(ln net.Listener) error {
 		return ErrServing
 	}
 	s.listener = ln
+	s.serving.Store(true)
 	s.mu.Unlock()
 	err := s.proto.Serve(&listener{Listener: ln, s: s})
+	s.serving.Store(false)
 	if s.closing.Load() {
 		return nil
 	}
 	return err
 }
+
+// Serving reports whether Serve is accepting connections: it has been
+// called, has not returned, and Shutdown has not begun. A health check
+// reports this, so that nothing sends mail to a daemon on its way out.
+func (s *Server) Serving() bool { return s.serving.Load() && !s.closing.Load() }
 
 // Shutdown stops accepting connections, lets messages in flight finish, and
 // closes every connection. Connections that start a new message meanwhile
@@ -233,7 +270,9 @@ func (c *conn) Read(b []byte) (int, error) {
 	if t := c.s.opts.IOTimeout; t > 0 {
 		c.Conn.SetReadDeadline(time.Now().Add(t))
 	}
-	return c.Conn.Read(b)
+	n, err := c.Conn.Read(b)
+	quickAck(c.Conn)
+	return n, err
 }
 
 func (c *conn) Write(b []byte) (int, error) {
