@@ -321,7 +321,7 @@ func (s *suite) teardown() {
 
 // need skips or fails t unless the harness is up; withDaemon also requires
 // the authmilter daemons.
-func (s *suite) need(t *testing.T, withDaemon bool) {
+func (s *suite) need(t testing.TB, withDaemon bool) {
 	t.Helper()
 	s.once.Do(s.setup)
 	switch {
