@@ -90,6 +90,7 @@ type Config struct {
 	Verify  VerifyConfig
 	DMARC   DMARCConfig
 	Signing SigningConfig
+	Metrics MetricsConfig
 
 	// Source is the name of the file the configuration was read from,
 	// "" for built-in defaults. Not a TOML key.
@@ -127,6 +128,17 @@ type DNSConfig struct {
 	// CacheSize is the number of DNS answers kept in memory; 0 disables
 	// the cache. TOML key "cache_size"; 0..1000000; default 10000.
 	CacheSize int
+}
+
+// MetricsConfig is the [metrics] section.
+type MetricsConfig struct {
+	// Listen is the HTTP listener for /metrics (Prometheus text format)
+	// and /healthz, as "HOST:PORT" where HOST is an IP address ("[::1]"
+	// for IPv6) or "localhost". The endpoints have no authentication and
+	// reveal traffic volumes: keep it on loopback or a private network.
+	// TOML key "listen"; default "" (no listener). Like the milter's
+	// listen, a change takes effect at the next restart.
+	Listen string
 }
 
 // MilterConfig is the [milter] section.

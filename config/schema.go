@@ -30,6 +30,11 @@ var configFields = []field[Config]{
 	tableField("verify", func(c *Config) *VerifyConfig { return &c.Verify }, verifyFields),
 	tableField("dmarc", func(c *Config) *DMARCConfig { return &c.DMARC }, dmarcFields),
 	tableField("signing", func(c *Config) *SigningConfig { return &c.Signing }, signingFields),
+	tableField("metrics", func(c *Config) *MetricsConfig { return &c.Metrics }, metricsFields),
+}
+
+var metricsFields = []field[MetricsConfig]{
+	stringField("listen", func(c *MetricsConfig) *string { return &c.Listen }, checkMetricsListen),
 }
 
 var logFields = []field[LogConfig]{

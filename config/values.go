@@ -24,6 +24,37 @@ func checkListen(s string) error {
 	return err
 }
 
+// checkMetricsListen validates [metrics] listen; see MetricsConfig.Listen.
+// "" disables the listener. The host must be written out: ":9891" would
+// listen on every address, which an administrator should choose
+// explicitly ("0.0.0.0:9891"), not get by leaving the host out.
+func checkMetricsListen(s string) error {
+	if s == "" {
+		return nil
+	}
+	if strings.Contains(s, "://") || strings.HasPrefix(s, "inet:") || strings.HasPrefix(s, "unix:") {
+		return fmt.Errorf("%q: write HOST:PORT, e.g. \"127.0.0.1:9891\"", s)
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not HOST:PORT (IPv6 as [ADDRESS]:PORT), e.g. \"127.0.0.1:9891\"", s)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host; write 127.0.0.1:%s (or 0.0.0.0:%s to listen on every address)", s, port, port)
+	}
+	if a, err := netip.ParseAddr(host); err != nil && host != "localhost" {
+		return fmt.Errorf("%q: %q is not an IP address or \"localhost\"", s, host)
+	} else if err == nil && a.Zone() != "" {
+		return fmt.Errorf("%q: zoned IPv6 addresses are not supported", s)
+	} else if err == nil && a.Is6() && !strings.HasPrefix(s, "[") {
+		return fmt.Errorf("%q: write IPv6 addresses as [ADDRESS]:PORT", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port != strconv.Itoa(n) {
+		return fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, port)
+	}
+	return nil
+}
+
 // parseListen parses Postfix's milter socket syntax, "inet:HOST:PORT" or
 // "unix:PATH" (http://www.postfix.org/MILTER_README.html), plus
 // Sendmail's "local:PATH", and returns net.Listen arguments.

@@ -34,7 +34,16 @@ type session struct {
 	env       policy.Envelope
 	engine    *policy.Engine
 	msg       *policy.Message
-	done      bool // a verdict was already sent for this transaction
+	done      bool      // a verdict was already sent for this transaction
+	mailAt    time.Time // when MAIL FROM arrived, for Observer.Message
+}
+
+// observe tells the Observer, if any, how long a callback took; callbacks
+// call it deferred with their start time.
+func (x *session) observe(stage string, start time.Time) {
+	if o := x.s.opts.Observer; o != nil {
+		o.Stage(stage, time.Since(start))
+	}
 }
 
 // macro copies the macros we use from the current stage's set: go-milter
@@ -87,6 +96,7 @@ func parseClientAddr(s string) net.IP {
 }
 
 func (x *session) Connect(host, family string, port uint16, addr net.IP, m *gomilter.Modifier) (gomilter.Response, error) {
+	defer x.observe(StageConnect, time.Now())
 	x.clientName = host
 	if family == "tcp4" || family == "tcp6" {
 		x.clientIP = addr
@@ -102,13 +112,16 @@ func (x *session) Connect(host, family string, port uint16, addr net.IP, m *gomi
 }
 
 func (x *session) Helo(name string, m *gomilter.Modifier) (gomilter.Response, error) {
+	defer x.observe(StageHelo, time.Now())
 	x.helo = name
 	x.macros(m)
 	return gomilter.RespContinue, nil
 }
 
 func (x *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response, error) {
+	defer x.observe(StageMail, time.Now())
 	x.reset("new transaction")
+	x.mailAt = time.Now()
 	x.macros(m)
 	// Mark the message busy before looking at closing: Shutdown sets
 	// closing first and then waits for busy connections, so either it
@@ -124,6 +137,7 @@ func (x *session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response
 }
 
 func (x *session) RcptTo(rcpt string, m *gomilter.Modifier) (gomilter.Response, error) {
+	defer x.observe(StageRcpt, time.Now())
 	x.macros(m)
 	x.env.Rcpts = append(x.env.Rcpts, rcpt)
 	return gomilter.RespContinue, nil
@@ -147,6 +161,7 @@ func (x *session) begin(m *gomilter.Modifier) {
 }
 
 func (x *session) Header(name, value string, m *gomilter.Modifier) (gomilter.Response, error) {
+	defer x.observe(StageHeader, time.Now())
 	if x.done {
 		return gomilter.RespContinue, nil
 	}
@@ -158,6 +173,7 @@ func (x *session) Header(name, value string, m *gomilter.Modifier) (gomilter.Res
 }
 
 func (x *session) Headers(h textproto.MIMEHeader, m *gomilter.Modifier) (gomilter.Response, error) {
+	defer x.observe(StageEOH, time.Now())
 	// go-milter keeps every header of every message on the connection in
 	// this map until an SMFIC_ABORT; we collect our own, so empty it.
 	clear(h)
@@ -170,6 +186,7 @@ func (x *session) Headers(h textproto.MIMEHeader, m *gomilter.Modifier) (gomilte
 }
 
 func (x *session) BodyChunk(chunk []byte, m *gomilter.Modifier) (gomilter.Response, error) {
+	defer x.observe(StageBody, time.Now())
 	if x.done || x.msg == nil {
 		return gomilter.RespContinue, nil
 	}
@@ -181,6 +198,7 @@ func (x *session) BodyChunk(chunk []byte, m *gomilter.Modifier) (gomilter.Respon
 
 // Body is the end of the message: judge it and apply the verdict.
 func (x *session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
+	defer x.observe(StageEOM, time.Now())
 	if x.done {
 		x.reset("")
 		return gomilter.RespContinue, nil
@@ -268,6 +286,7 @@ func (x *session) reset(why string) {
 	x.msg = nil
 	x.done = false
 	x.env = policy.Envelope{}
+	x.mailAt = time.Time{}
 	x.inMessage.Store(false)
 }
 
@@ -275,8 +294,16 @@ func (x *session) reset(why string) {
 func (x *session) connClosed() { x.reset("connection closed") }
 
 // logVerdict writes the one line per message that administrators grep for.
-// The field names are stable and documented in the README.
+// The field names are stable and documented in the README. It also hands
+// the verdict to the Observer: this is the one place every verdict passes.
 func (x *session) logVerdict(v *policy.Verdict, extra ...zap.Field) {
+	if o := x.s.opts.Observer; o != nil {
+		elapsed := v.Elapsed
+		if !x.mailAt.IsZero() {
+			elapsed = time.Since(x.mailAt)
+		}
+		o.Message(v, elapsed)
+	}
 	dkim := make([]string, 0, len(v.DKIM))
 	for _, d := range v.DKIM {
 		s := d.Result + " d=" + d.Domain + " s=" + d.Selector
