@@ -12,9 +12,8 @@ type Class string
 const (
 	// Inbound is mail from another domain's server: judged and enforced.
 	Inbound Class = "inbound"
-	// Internal is a client in internal_networks (or a local submission
-	// without an address): a submission, not judged by SPF, and exempt
-	// from DMARC enforcement.
+	// Internal is a client in internal_networks: a submission, not judged
+	// by SPF, and exempt from DMARC enforcement.
 	Internal Class = "internal"
 	// Authenticated is a client that logged in with SMTP AUTH.
 	Authenticated Class = "authenticated"
@@ -34,7 +33,11 @@ func (e *Engine) classify(env Envelope) Class {
 		return Authenticated
 	}
 	if env.ClientIP == nil {
-		return Internal
+		// No readable address (an MTA that sent none, XCLIENT with
+		// [UNAVAILABLE]): nothing proves the client is ours, so it is
+		// judged like any other. Local submissions come with 127.0.0.1
+		// (Postfix's non_smtpd_milters) and are internal.
+		return Inbound
 	}
 	// Relays and forwarders first: a border MX or a re-injecting forwarder
 	// may well sit inside internal_networks, and its mail is other

@@ -236,42 +236,74 @@ func (m *Message) startSPF(ip net.IP, helo string) {
 	}()
 }
 
+// maxRelayHops bounds how many of the relay's own hops (a content filter
+// re-injecting over loopback, a second relay) are walked past.
+const maxRelayHops = 5
+
 // relayHop reads the client a trusted relay vouches for: the topmost
 // Received field, which the relay wrote (RFC 5321 §4.4: each hop prepends
-// its own). Only that one hop is believed; anything below it was written
-// by hosts we do not control.
+// its own). A hop from loopback or from another trusted relay is the
+// relay's own re-injection (an amavis-style content filter): the field
+// below it was written by the relay too, on the first pass, so the walk
+// goes on, at most maxRelayHops fields. Nothing below the first hop from
+// elsewhere is believed: it was written by hosts we do not control.
 func (m *Message) relayHop() {
+	walked := 0
 	for _, h := range m.headers {
 		if !strings.EqualFold(h.Name, "Received") {
 			continue
 		}
-		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(h.Value)), "by ") {
-			// "Received: by relay (Postfix, from userid 0)": no SMTP
-			// client at all, the relay made the message itself (cron,
-			// bounces). The relay is ours, so this is an internal
-			// submission.
-			m.class = Internal
-			m.relayLocal = true
-			m.startSPF(nil, "")
+		if walked++; walked > maxRelayHops {
+			m.relayProblem = "too many hops inside the trusted relay"
 			return
 		}
-		hop, err := msghdr.ParseReceived(h.Value)
+		value := strings.TrimSpace(h.Value)
+		if walked == 1 && strings.HasPrefix(strings.ToLower(value), "by ") {
+			// "Received: by relay (Postfix, from userid 0)": no SMTP client
+			// at all, the relay made the message itself (cron, bounces).
+			// Believed only when the "by" host is the relay as it greeted
+			// us: a relay that failed to prepend its own field must not let
+			// a sender's "Received: by x" make its mail ours.
+			if by := firstWord(value[3:]); by != "" && strings.EqualFold(strings.TrimSuffix(by, "."), strings.TrimSuffix(m.env.Helo, ".")) {
+				m.class = Internal
+				m.relayLocal = true
+				m.startSPF(nil, "")
+				return
+			}
+			m.relayProblem = "the trusted relay's topmost Received field has no client and is not the relay's own"
+			return
+		}
+		hop, err := msghdr.ParseReceived(value)
 		if err != nil {
 			m.relayProblem = "the trusted relay's Received field names no client address"
 			return
 		}
+		a := toAddr(hop.IP)
+		if a.IsLoopback() || contains(m.e.opts.DMARC.TrustedRelays, a) {
+			continue // the relay's own re-injection: look one hop further
+		}
 		m.hop = &hop
-		if a := toAddr(hop.IP); !a.IsLoopback() && contains(m.e.opts.InternalNetworks, a) {
-			// One of our own hosts sent it through the relay. A loopback
-			// hop is not taken as ours: it is the relay's own content
-			// filter re-injecting mail, and believing it would exempt
-			// everything.
+		if contains(m.e.opts.InternalNetworks, a) {
+			// One of our own hosts sent it through the relay.
 			m.class = Internal
 		}
 		m.startSPF(hop.IP, hop.Helo)
 		return
 	}
+	if walked > 0 {
+		m.relayProblem = "the trusted relay's Received fields name no client outside the relay"
+		return
+	}
 	m.relayProblem = "no Received field from the trusted relay"
+}
+
+// firstWord returns s up to its first white space or comment.
+func firstWord(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, " \t\r\n("); i >= 0 {
+		s = s[:i]
+	}
+	return s
 }
 
 // skipSPF says why a client's mail is not judged by SPF, or "" if it is.
@@ -284,8 +316,6 @@ func skipSPF(env Envelope, class Class) string {
 	switch {
 	case class == Authenticated:
 		return "authenticated submission"
-	case env.ClientIP == nil:
-		return "local submission (no client address)"
 	case class == Internal:
 		return "internal network"
 	}
@@ -517,9 +547,12 @@ func (m *Message) finishOutbound() *Verdict {
 func (m *Message) results(v *Verdict) []authres.Result {
 	var rs []authres.Result
 	if m.env.AuthUser != "" {
-		// RFC 8601 §2.7.4: the client authenticated with SMTP AUTH.
-		rs = append(rs, authres.Result{Method: "auth", Value: "pass",
-			Props: []authres.Property{{Type: "smtp", Name: "auth", Value: m.env.AuthUser}}})
+		// RFC 8601 §2.7.4: the client authenticated with SMTP AUTH. The
+		// login itself (smtp.auth) is left out: this field may travel on
+		// to the Internet, and a login is nobody else's business (Postfix's
+		// smtpd_sasl_authenticated_header is off by default for the same
+		// reason). The log line has it.
+		rs = append(rs, authres.Result{Method: "auth", Value: "pass"})
 	}
 	if v.SPF.Result != "" {
 		r := authres.Result{Method: "spf", Value: string(v.SPF.Result), Reason: spfReason(v.SPF)}

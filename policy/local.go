@@ -349,7 +349,8 @@ func (m *Message) fillReport(v *Verdict, clientIP net.IP) {
 		rec.HeaderFrom = d.Authors.Domains[0]
 	}
 	if m.env.MailFrom == "" {
-		rec.EnvelopeFrom = ""
+		// The null sender: SPF checked postmaster@HELO (RFC 7208 §2.4),
+		// whose domain the report names.
 		rec.SPFScope = "helo"
 	}
 	for _, r := range m.env.Rcpts {

@@ -246,7 +246,10 @@ func TestTrustedRelay(t *testing.T) {
 		{"no Received: spf none, DMARC fails", false, "", Reject, "none"},
 		{"made on the relay itself (cron, bounces): internal", true, "by border.mx.test (Postfix, from userid 0) id X; Tue, 1 Dec 2026 00:00:00 +0000", Accept, ""},
 		{"one of our hosts behind the relay: internal", false, "from pc.corp (pc.corp [10.1.1.1]) by border.mx.test (Postfix) with ESMTP id X; Tue, 1 Dec 2026 00:00:00 +0000", Accept, ""},
-		{"the relay's content filter hop is still judged", false, "from localhost (localhost [127.0.0.1]) by border.mx.test (Postfix) with ESMTP id X; Tue, 1 Dec 2026 00:00:00 +0000", Reject, "fail"},
+		{"the relay's content filter hop is walked past", false, "from localhost (localhost [127.0.0.1]) by border.mx.test (Postfix) with ESMTP id Y; Tue, 1 Dec 2026 00:00:01 +0000\x00" +
+			"from mx.example.org (mx.example.org [192.0.2.10]) by border.mx.test (Postfix) with ESMTP id X; Tue, 1 Dec 2026 00:00:00 +0000", Accept, "pass"},
+		{"only loopback hops: never a pass", false, "from localhost (localhost [127.0.0.1]) by border.mx.test (Postfix) with ESMTP id Y; Tue, 1 Dec 2026 00:00:01 +0000", Reject, "none"},
+		{"a sender's own Received: by is not the relay's", false, "by evil.example (Postfix, from userid 0); Tue, 1 Dec 2026 00:00:00 +0000", Reject, "none"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -258,7 +261,12 @@ func TestTrustedRelay(t *testing.T) {
 			}
 			hs := []string{"From: a@example.org"}
 			if c.received != "" {
-				hs = append([]string{"Received: " + c.received}, hs...)
+				// Several Received fields are separated by NUL in the table.
+				var rs []string
+				for _, r := range strings.Split(c.received, "\x00") {
+					rs = append(rs, "Received: "+r)
+				}
+				hs = append(rs, hs...)
 			}
 			v := feed(t, e.Begin(context.Background(), Envelope{ClientIP: relay, Helo: "border.mx.test", MailFrom: "a@example.org"}), message(hs...))
 			if v.Action != c.action {

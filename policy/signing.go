@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/authmilter/authmilter/keystore"
@@ -78,9 +77,11 @@ func (m *Message) startSigning() {
 	a := msghdr.ParseFrom(froms)
 	m.signing = &Signing{}
 	if len(a.List) == 0 || a.List[0].Domain == "" {
-		// RFC 6376 §5.4: From must be signed; without an author there is
-		// nothing to sign as.
-		m.signErr = fmt.Errorf("%w: no author address in From", sign.ErrNoFrom)
+		// RFC 6376 §5.4: From must be signed; without an author domain
+		// there is no rule to match and nothing to sign as. Like mail that
+		// no rule matches, it goes out unsigned with a log line: a retry
+		// could never change it (a scanner's "From: root").
+		m.signing.Problem = "no author domain in From: " + problemText(a)
 		return
 	}
 	from := a.List[0].Local + "@" + a.List[0].Domain
