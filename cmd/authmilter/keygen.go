@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,15 +54,20 @@ func cmdKeygen(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	value := dkimRecord(*typ, pub)
 	privPath := filepath.Join(*dir, *selector+".private")
 	txtPath := filepath.Join(*dir, *selector+".txt")
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if *force {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if !*force {
+		// Check both before writing either: no half-written pair.
+		for _, p := range []string{privPath, txtPath} {
+			if _, err := os.Lstat(p); err == nil {
+				fmt.Fprintf(stderr, "authmilter keygen: %s exists; use -f to overwrite\n", p)
+				return 1
+			}
+		}
 	}
-	if err := writeKeyFile(privPath, flags, 0o600, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+	if err := writeKeyFile(privPath, 0o600, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
 		fmt.Fprintln(stderr, "authmilter keygen:", err)
 		return 1
 	}
-	if err := writeKeyFile(txtPath, flags, 0o644, []byte(zoneLine(*selector, d, value))); err != nil {
+	if err := writeKeyFile(txtPath, 0o644, []byte(zoneLine(*selector, d, value))); err != nil {
 		fmt.Fprintln(stderr, "authmilter keygen:", err)
 		return 1
 	}
@@ -115,23 +119,37 @@ func zoneLine(selector, domain, value string) string {
 	return fmt.Sprintf("%s._domainkey.%s.\tIN\tTXT\t( %s )\n", selector, domain, strings.Join(parts, "\n\t\t\t\t"))
 }
 
-func writeKeyFile(path string, flags int, mode os.FileMode, data []byte) error {
-	f, err := os.OpenFile(path, flags, mode)
-	if errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("%s exists; use -f to overwrite", path)
-	}
+// writeKeyFile writes data to a new temporary file beside path (created
+// with O_EXCL, so never through a planted symbolic link, and with mode
+// from the start, so the key is never readable by others even for a
+// moment) and renames it over path: path is replaced, not written through.
+func writeKeyFile(path string, mode os.FileMode, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".keygen-*")
 	if err != nil {
 		return err
 	}
-	if err := f.Chmod(mode); err != nil { // in case the file existed with looser bits
-		f.Close()
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(mode); err != nil {
 		return err
 	}
 	if _, err := f.Write(data); err != nil {
-		f.Close()
 		return err
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return nil
 }
 
 // validLabelName checks a DNS name made of LDH labels (RFC 1035 §2.3.1,
