@@ -3,6 +3,12 @@
 #   docker build -t authmilter .
 #   docker run -v /etc/authmilter:/etc/authmilter:ro -p 127.0.0.1:8891:8891 authmilter
 #
+# contrib/docker-compose.yml runs it beside a Postfix container, the two
+# sharing a Unix socket volume. The configuration and the signing keys
+# (owned by uid 65532, mode 0600) come in read-only under /etc/authmilter.
+# The HEALTHCHECK needs [metrics] listen = "127.0.0.1:9891" in the
+# configuration (contrib/docker/authmilter.toml has it).
+#
 # Stage 1 builds a static binary (no cgo, so no libc in the final image);
 # stage 2 is an empty image holding the binary, CA-free (authmilter makes no
 # TLS connections), running as an unprivileged user.
@@ -29,5 +35,9 @@ USER 65532:65532
 # a unix socket for the MTA can live in the shared /run/authmilter volume.
 VOLUME ["/etc/authmilter", "/run/authmilter"]
 EXPOSE 8891
+# `authmilter health` GETs http://127.0.0.1:9891/healthz (the [metrics]
+# listener) and exits 0 on 200: the image has no shell, curl or wget.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=15s --retries=3 \
+    CMD ["/usr/local/bin/authmilter", "health"]
 ENTRYPOINT ["/usr/local/bin/authmilter"]
 CMD ["serve", "-c", "/etc/authmilter/authmilter.toml"]

@@ -61,6 +61,26 @@ type Config struct {
 	// Default 0660 (owner and group, so put the MTA user in
 	// authmilter's group).
 	SocketMode os.FileMode
+	// SocketGroup is the group a Unix listening socket is given (chown
+	// after creating it), so that the MTA's user can be let in by group
+	// without joining authmilter's own group. The daemon must be root or
+	// a member of the group. TOML key "socket_group", a group name or
+	// numeric ID; only allowed with a unix: Listen. Load refuses a group
+	// that does not exist. Default "" (the daemon's primary group).
+	SocketGroup string
+	// User is the account the daemon switches to once its socket is open
+	// and the configuration and keys are read, when started as root
+	// (setgroups, setgid, setuid, in that order). SIGHUP reloads then run
+	// as this user, so the configuration and key files must be readable
+	// by it. TOML key "user", a name or numeric ID; Load refuses a name
+	// that does not exist. Default "" (keep the starting user; as root,
+	// a warning is logged). Under systemd, prefer User= in the unit.
+	User string
+	// Group is the primary group to switch to with User; the
+	// supplementary groups are User's memberships in the group database.
+	// TOML key "group"; only allowed with user. Default "" (User's
+	// primary group).
+	Group string
 	// AuthservID names this host in the Authentication-Results headers
 	// it writes, and identifies which existing headers are forged
 	// (RFC 8601 Section 2.5 and 5). TOML key "authserv_id"; default the
@@ -98,6 +118,11 @@ type Config struct {
 
 	// keySet is the key set Load built from Signing; nil from Parse.
 	keySet *keystore.Set
+	// runAs and socketGID are User, Group and SocketGroup resolved by
+	// Load; accountLines are their lines, for Load's messages.
+	runAs        *Account
+	socketGID    *int
+	accountLines accountLines
 }
 
 // LogConfig is the [log] section.
@@ -540,6 +565,10 @@ func hostnameAuthservID() string {
 // or a table is malformed. These errors carry the file:line of the
 // [[signing.key]] or [[signing.rule]], or of the table line, and wrap both
 // ErrValue and the keystore sentinel. KeySet returns the keys loaded.
+//
+// Load also looks up user, group and socket_group in the user and group
+// databases, and refuses names that do not exist (ErrValue, at the key's
+// line); RunAs and SocketGID return the IDs found.
 func Load(path string) (*Config, error) {
 	if path == "" {
 		return Parse("", strings.NewReader(""))
@@ -553,8 +582,15 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	var errs Errors
 	if err := c.loadKeys(); err != nil {
-		return nil, err
+		if !errors.As(err, &errs) {
+			return nil, err
+		}
+	}
+	errs = append(errs, c.lookupAccounts()...)
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return c, nil
 }

@@ -41,6 +41,7 @@ func TestDefault(t *testing.T) {
 			RejectText:           "Message rejected by DMARC policy of the From domain",
 			QuarantineHeader:     "X-Authmilter-Quarantine",
 		}) ||
+		c.Metrics != (MetricsConfig{}) ||
 		c.Source != "" {
 		t.Errorf("Default() = %+v", c)
 	}
@@ -135,6 +136,11 @@ func TestParseGood(t *testing.T) {
 		{"milter", "[milter]\nshutdown_timeout = \"0s\"\nio_timeout = \"1h\"\n", func(c *Config) {
 			c.Milter = MilterConfig{ShutdownTimeout: Duration{0}, IOTimeout: Duration{time.Hour}}
 		}},
+		{"metrics loopback", "[metrics]\nlisten = \"127.0.0.1:9891\"\n", func(c *Config) { c.Metrics.Listen = "127.0.0.1:9891" }},
+		{"metrics IPv6", "[metrics]\nlisten = \"[::1]:9891\"\n", func(c *Config) { c.Metrics.Listen = "[::1]:9891" }},
+		{"metrics localhost", "metrics.listen = \"localhost:65535\"\n", func(c *Config) { c.Metrics.Listen = "localhost:65535" }},
+		{"metrics every address", "[metrics]\nlisten = \"0.0.0.0:1\"\n", func(c *Config) { c.Metrics.Listen = "0.0.0.0:1" }},
+		{"metrics off", "[metrics]\nlisten = \"\"\n", nil},
 		{"verify", "[verify]\non_dns_error = \"tempfail\"\nmax_signatures = 50\nmin_rsa_bits = 4096\nmax_header_bytes = 8192\nspf_helo = false\n", func(c *Config) {
 			c.Verify = VerifyConfig{OnDNSError: "tempfail", MaxSignatures: 50, MinRSABits: 4096, MaxHeaderBytes: 8192, SPFHelo: false}
 		}},
@@ -328,6 +334,42 @@ func TestParseErrors(t *testing.T) {
 		{"listen port name", `listen = "inet:localhost:milter"`, []string{
 			`t.toml:1: listen: "inet:localhost:milter": port "milter" is not a number`,
 		}, ErrValue},
+		{"metrics no host", "[metrics]\nlisten = \":9891\"\n", []string{
+			`t.toml:2: metrics.listen: ":9891" has no host; write 127.0.0.1:9891 (or 0.0.0.0:9891 to listen on every address)`,
+		}, ErrValue},
+		{"metrics no port", "[metrics]\nlisten = \"127.0.0.1\"\n", []string{
+			`t.toml:2: metrics.listen: "127.0.0.1" is not HOST:PORT (IPv6 as [ADDRESS]:PORT), e.g. "127.0.0.1:9891"`,
+		}, ErrValue},
+		{"metrics milter syntax", "[metrics]\nlisten = \"inet:127.0.0.1:9891\"\n", []string{
+			`t.toml:2: metrics.listen: "inet:127.0.0.1:9891": write HOST:PORT, e.g. "127.0.0.1:9891"`,
+		}, ErrValue},
+		{"metrics URL", "[metrics]\nlisten = \"http://127.0.0.1:9891/metrics\"\n", []string{
+			`t.toml:2: metrics.listen: "http://127.0.0.1:9891/metrics": write HOST:PORT, e.g. "127.0.0.1:9891"`,
+		}, ErrValue},
+		{"metrics host name", "[metrics]\nlisten = \"mx.example:9891\"\n", []string{
+			`t.toml:2: metrics.listen: "mx.example:9891": "mx.example" is not an IP address or "localhost"`,
+		}, ErrValue},
+		{"metrics port zero", "[metrics]\nlisten = \"127.0.0.1:0\"\n", []string{
+			`t.toml:2: metrics.listen: "127.0.0.1:0": port "0" is not a number from 1 to 65535`,
+		}, ErrValue},
+		{"metrics port too big", "[metrics]\nlisten = \"127.0.0.1:65536\"\n", []string{
+			`t.toml:2: metrics.listen: "127.0.0.1:65536": port "65536" is not a number from 1 to 65535`,
+		}, ErrValue},
+		{"metrics port name", "[metrics]\nlisten = \"127.0.0.1:http\"\n", []string{
+			`t.toml:2: metrics.listen: "127.0.0.1:http": port "http" is not a number from 1 to 65535`,
+		}, ErrValue},
+		{"metrics IPv4 in brackets", "[metrics]\nlisten = \"[127.0.0.1]:9891\"\n", []string{
+			`t.toml:2: metrics.listen: "[127.0.0.1]:9891": "127.0.0.1" is not an IPv6 address; write IPv4 without brackets`,
+		}, ErrValue},
+		{"metrics IPv6 zone", "[metrics]\nlisten = \"[fe80::1%eth0]:9891\"\n", []string{
+			`t.toml:2: metrics.listen: "[fe80::1%eth0]:9891": zoned IPv6 addresses are not supported`,
+		}, ErrValue},
+		{"metrics not a string", "[metrics]\nlisten = 9891\n", []string{
+			`t.toml:2: metrics.listen: expected a string, got integer 9891`,
+		}, ErrType},
+		{"metrics unknown key", "[metrics]\nport = 9891\n", []string{
+			`t.toml:2: unknown key "metrics.port"`,
+		}, ErrUnknownKey},
 		{"listen empty host", `listen = "inet::8891"`, []string{
 			`t.toml:1: listen: "inet::8891": missing host; use 127.0.0.1, or 0.0.0.0 or [::] to listen on all addresses`,
 		}, ErrValue},

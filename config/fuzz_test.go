@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -93,6 +94,13 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("accepted public_suffix_list %q", p)
 		}
 		checkSigning(t, &c.Signing)
+		// An accepted metrics address is one net.Listen("tcp", ...) takes
+		// as is: an explicit host and a numeric port.
+		if l := c.Metrics.Listen; l != "" {
+			if host, port, err := net.SplitHostPort(l); err != nil || host == "" || port == "0" || strings.Trim(port, "0123456789") != "" {
+				t.Errorf("accepted metrics.listen %q", l)
+			}
+		}
 		if c.SocketMode > 0o777 || c.DNS.Timeout.Duration <= 0 || c.Milter.IOTimeout.Duration <= 0 ||
 			c.Verify.MaxSignatures < 1 || c.Verify.MinRSABits < 1024 || c.Verify.MaxHeaderBytes < 8192 {
 			t.Errorf("accepted out-of-range values: %+v", c)

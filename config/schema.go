@@ -22,6 +22,9 @@ import (
 var configFields = []field[Config]{
 	stringField("listen", func(c *Config) *string { return &c.Listen }, checkListen),
 	socketModeField("socket_mode", func(c *Config) *fileMode { return (*fileMode)(&c.SocketMode) }),
+	stringField("socket_group", func(c *Config) *string { return &c.SocketGroup }, checkAccountName),
+	stringField("user", func(c *Config) *string { return &c.User }, checkAccountName),
+	stringField("group", func(c *Config) *string { return &c.Group }, checkAccountName),
 	stringField("authserv_id", func(c *Config) *string { return &c.AuthservID }, checkAuthservID),
 	prefixListField("internal_networks", func(c *Config) *[]netip.Prefix { return &c.InternalNetworks }),
 	tableField("log", func(c *Config) *LogConfig { return &c.Log }, logFields),
@@ -125,6 +128,7 @@ func nonEmpty[T any](f field[T], msg string) field[T] {
 // defaults rather than the file. They run after decoding, on the merged
 // configuration.
 var checks = []func(d *decoder, c *Config){
+	checkPrivileges,
 	// socket_mode is meaningless for TCP; setting it suggests the
 	// administrator believes the socket is a Unix one.
 	func(d *decoder, c *Config) {

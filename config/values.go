@@ -48,6 +48,8 @@ func checkMetricsListen(s string) error {
 		return fmt.Errorf("%q: zoned IPv6 addresses are not supported", s)
 	} else if err == nil && a.Is6() && !strings.HasPrefix(s, "[") {
 		return fmt.Errorf("%q: write IPv6 addresses as [ADDRESS]:PORT", s)
+	} else if err == nil && a.Is4() && strings.HasPrefix(s, "[") {
+		return fmt.Errorf("%q: %q is not an IPv6 address; write IPv4 without brackets", s, host)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port != strconv.Itoa(n) {
 		return fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, port)

@@ -30,6 +30,7 @@ var commands = map[string]command{
 		"sign one message as the daemon would and print it with its signature(s)", cmdSign},
 	"testkey": {"testkey -c FILE [-d DOMAIN]",
 		"check every signing key against its DNS record (found, matching, DNSSEC)", cmdTestkey},
+	"health": {"health [-url URL]", "exit 0 if the daemon's /healthz answers 200 (default " + defaultHealthURL + ")", cmdHealth},
 	"keygen": {"keygen -d DOMAIN -s SELECTOR [-t rsa|ed25519] [-b BITS] [-o DIR]",
 		"write a DKIM key pair: SELECTOR.private and the DNS record SELECTOR.txt", cmdKeygen},
 }

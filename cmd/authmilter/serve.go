@@ -60,7 +60,19 @@ func cmdServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 		log.Error("cannot listen", zap.String("listen", cfg.Listen), zap.Error(err))
 		return 1
 	}
-	srv := milter.New(eng, log, milter.Options{IOTimeout: cfg.Milter.IOTimeout.Duration})
+	ms, err := listenMetrics(log, cfg)
+	if err != nil {
+		ln.Close()
+		log.Error("cannot listen for metrics", zap.String("listen", cfg.Metrics.Listen), zap.Error(err))
+		return 1
+	}
+	defer ms.close() // after the milter's shutdown: /healthz says 503 while it drains
+	if err := dropPrivileges(log, cfg); err != nil {
+		ln.Close()
+		log.Error("cannot switch user", zap.Error(err))
+		return 1
+	}
+	srv := milter.New(eng, log, milter.Options{IOTimeout: cfg.Milter.IOTimeout.Duration, Observer: ms.observer()})
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -68,6 +80,7 @@ func cmdServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	ms.start(srv, res)
 	log.Info("authmilter started", zap.String("version", versionString()),
 		zap.String("listen", cfg.Listen), zap.String("authserv_id", cfg.AuthservID),
 		zap.String("config", cfg.Source))
@@ -82,7 +95,7 @@ func cmdServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 			return 0
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				cfg = reload(log, srv, *path, cfg)
+				cfg = reload(log, srv, *path, cfg, ms)
 				continue
 			}
 			log.Info("shutting down", zap.String("signal", sig.String()),
@@ -103,7 +116,7 @@ func cmdServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 // stay open, and messages in flight finish with the old engine. Settings
 // that belong to the listening socket or the logger need a restart; the
 // log line says so.
-func reload(log *zap.Logger, srv *milter.Server, path string, old *config.Config) *config.Config {
+func reload(log *zap.Logger, srv *milter.Server, path string, old *config.Config, ms *metricsServer) *config.Config {
 	if path == "" {
 		log.Info("reload: running on built-in defaults, nothing to reload")
 		return old
@@ -111,23 +124,35 @@ func reload(log *zap.Logger, srv *milter.Server, path string, old *config.Config
 	cfg, err := config.Load(path)
 	if err != nil {
 		log.Error("reload failed; keeping the running configuration", zap.Error(err))
+		ms.reloaded(nil)
 		return old
 	}
 	res, err := newResolver(cfg)
 	if err != nil {
 		log.Error("reload failed; keeping the running configuration", zap.Error(err))
+		ms.reloaded(nil)
 		return old
 	}
 	eng, err := newEngine(cfg, res)
 	if err != nil {
 		log.Error("reload failed; keeping the running configuration", zap.Error(err))
+		ms.reloaded(nil)
 		return old
 	}
 	srv.SetEngine(eng)
+	ms.reloaded(res)
 	logKeys(log, cfg)
+	if cfg.Metrics != old.Metrics {
+		log.Warn("reload: [metrics] changes take effect at the next restart")
+		cfg.Metrics = old.Metrics
+	}
 	if cfg.Listen != old.Listen || cfg.SocketMode != old.SocketMode || cfg.Log != old.Log || cfg.Milter != old.Milter {
 		log.Warn("reload: listen, socket_mode, [log] and [milter] changes take effect at the next restart")
 		cfg.Listen, cfg.SocketMode, cfg.Log, cfg.Milter = old.Listen, old.SocketMode, old.Log, old.Milter
+	}
+	if cfg.User != old.User || cfg.Group != old.Group || cfg.SocketGroup != old.SocketGroup {
+		log.Warn("reload: user, group and socket_group changes take effect at the next restart")
+		cfg.User, cfg.Group, cfg.SocketGroup = old.User, old.Group, old.SocketGroup
 	}
 	log.Info("configuration reloaded", zap.String("config", path))
 	return cfg
@@ -147,20 +172,24 @@ func listen(cfg *config.Config) (net.Listener, error) {
 		}
 		if c, err := net.DialTimeout("unix", addr, time.Second); err == nil {
 			c.Close()
-			return nil, fmt.Errorf("%s is in use by another process", addr)
+			return nil, fmt.Errorf("%s is in use by another process (is authmilter already running?); stop it, or set listen to another path", addr)
 		}
 		if err := os.Remove(addr); err != nil {
-			return nil, fmt.Errorf("removing stale socket: %w", err)
+			return nil, fmt.Errorf("removing stale socket %s (left by a crash): %w", addr, err)
 		}
 	}
 	ln, err := net.Listen("unix", addr)
 	if err != nil {
-		return nil, err
+		return nil, socketListenError(addr, err)
 	}
 	// Go's unix listener removes the file on Close; keep that.
 	if err := os.Chmod(addr, cfg.SocketMode); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("socket_mode: %w", err)
+	}
+	if err := setSocketGroup(addr, cfg); err != nil {
+		ln.Close()
+		return nil, err
 	}
 	return ln, nil
 }
