@@ -41,3 +41,21 @@ func HasBareLF(b []byte, prevCR bool) bool {
 		off = i + 1
 	}
 }
+
+// AppendField appends one header field to dst with CRLF line ends (bare LF
+// becomes CRLF), a space before every inner line that lacks leading
+// whitespace (so a malformed continuation cannot start a field of its
+// own), and a final CRLF.
+func AppendField(dst, field []byte) []byte {
+	for first := true; len(field) > 0; first = false {
+		line, next, _ := bytes.Cut(field, []byte("\n"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if !first && (len(line) == 0 || (line[0] != ' ' && line[0] != '\t')) {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, line...)
+		dst = append(dst, '\r', '\n')
+		field = next
+	}
+	return dst
+}

@@ -22,3 +22,18 @@ func TestAppend(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendField(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"Subject: hi\r\n", "Subject: hi\r\n"},
+		{"Subject: hi", "Subject: hi\r\n"},
+		{"To: a,\n b", "To: a,\r\n b\r\n"},
+		// A continuation without leading whitespace cannot start a field.
+		{"To: a,\nX-Evil: 1", "To: a,\r\n X-Evil: 1\r\n"},
+	} {
+		if got := string(AppendField(nil, []byte(tc.in))); got != tc.want {
+			t.Errorf("AppendField(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -258,34 +258,13 @@ func (s *Session) Header(field []byte) {
 		return
 	}
 	start := len(s.head)
-	s.head = appendField(s.head, field)
+	s.head = crlf.AppendField(s.head, field)
 	switch {
 	case isSig:
 		s.sigAt = append(s.sigAt, [2]int{start, len(s.head)})
 	case continuation && len(s.sigAt) > 0 && s.sigAt[len(s.sigAt)-1][1] == start:
 		s.sigAt[len(s.sigAt)-1][1] = len(s.head)
 	}
-}
-
-// appendField appends one header field to dst with CRLF line ends (bare
-// LF becomes CRLF), a space before every inner line that lacks leading
-// whitespace, and a final CRLF.
-func appendField(dst, field []byte) []byte {
-	for first := true; len(field) > 0; first = false {
-		line := field
-		next := []byte(nil)
-		if i := bytes.IndexByte(field, '\n'); i >= 0 {
-			line, next = field[:i], field[i+1:]
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if !first && (len(line) == 0 || (line[0] != ' ' && line[0] != '\t')) {
-			dst = append(dst, ' ')
-		}
-		dst = append(dst, line...)
-		dst = append(dst, '\r', '\n')
-		field = next
-	}
-	return dst
 }
 
 // isSignatureField matches the way go-msgauth picks signature fields (the

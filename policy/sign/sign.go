@@ -207,7 +207,7 @@ func (s *Session) Header(raw []byte) {
 		continuation = false
 	}
 	start := len(s.head)
-	s.head = appendField(s.head, raw)
+	s.head = crlf.AppendField(s.head, raw)
 	if continuation {
 		s.fields[len(s.fields)-1].end = len(s.head)
 		return
@@ -216,22 +216,6 @@ func (s *Session) Header(raw []byte) {
 	// reads it; one spanning a line break matches no h= entry.
 	name, _, _ := bytes.Cut(s.head[start:], []byte(":"))
 	s.fields = append(s.fields, field{name: string(bytes.TrimSpace(name)), start: start, end: len(s.head)})
-}
-
-// appendField appends one header field to dst with CRLF line ends, a space
-// before every inner line that lacks leading whitespace, and a final CRLF.
-func appendField(dst, raw []byte) []byte {
-	for first := true; len(raw) > 0; first = false {
-		line, next, _ := bytes.Cut(raw, []byte("\n"))
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if !first && (len(line) == 0 || (line[0] != ' ' && line[0] != '\t')) {
-			dst = append(dst, ' ')
-		}
-		dst = append(dst, line...)
-		dst = append(dst, '\r', '\n')
-		raw = next
-	}
-	return dst
 }
 
 // names returns the names of the header fields recorded so far, in order.
