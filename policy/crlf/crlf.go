@@ -59,3 +59,26 @@ func AppendField(dst, field []byte) []byte {
 	}
 	return dst
 }
+
+// Stream normalizes a body that arrives in chunks: it remembers whether the
+// last chunk ended in CR, and reuses one buffer. The zero value is ready.
+type Stream struct {
+	lastCR  bool
+	scratch []byte
+}
+
+// Normalize returns chunk with bare LFs made CRLF: chunk itself when it has
+// none (the common case, no copy), otherwise a buffer that is valid until
+// the next call.
+func (s *Stream) Normalize(chunk []byte) []byte {
+	if len(chunk) == 0 {
+		return chunk
+	}
+	data := chunk
+	if HasBareLF(chunk, s.lastCR) {
+		s.scratch = Append(s.scratch[:0], chunk, s.lastCR)
+		data = s.scratch
+	}
+	s.lastCR = chunk[len(chunk)-1] == '\r'
+	return data
+}

@@ -187,9 +187,8 @@ type Session struct {
 	// Verifier goroutine state; pw is nil when none runs.
 	pw         *io.PipeWriter
 	done       chan struct{}
-	readerDone bool // go-msgauth stopped reading: drop further body
-	lastCR     bool
-	scratch    []byte
+	readerDone bool                    // go-msgauth stopped reading: drop further body
+	lf         crlf.Stream             // bare LF -> CRLF across chunks
 	verifs     []*msgauth.Verification // written by the goroutine before done is closed
 	verr       error
 
@@ -507,12 +506,7 @@ func (s *Session) Body(chunk []byte) error {
 	if len(chunk) == 0 || ((s.pw == nil || s.readerDone) && len(s.owns) == 0) {
 		return nil
 	}
-	data := chunk
-	if crlf.HasBareLF(chunk, s.lastCR) {
-		s.scratch = crlf.Append(s.scratch[:0], chunk, s.lastCR)
-		data = s.scratch
-	}
-	s.lastCR = chunk[len(chunk)-1] == '\r'
+	data := s.lf.Normalize(chunk)
 	for _, o := range s.owns {
 		o.Write(data)
 	}
@@ -562,7 +556,7 @@ func (s *Session) Close() []Result {
 		// not, so its i-th verification is our i-th signature.
 		s.results[i] = s.finish(st, i)
 	}
-	s.head, s.scratch, s.owns = nil, nil, nil
+	s.head, s.lf, s.owns = nil, crlf.Stream{}, nil
 	return s.results
 }
 
@@ -699,5 +693,5 @@ func (s *Session) Abort() {
 		s.pw.Close()
 		<-s.done
 	}
-	s.head, s.scratch, s.sigs, s.owns = nil, nil, nil, nil
+	s.head, s.lf, s.sigs, s.owns = nil, crlf.Stream{}, nil, nil
 }

@@ -164,11 +164,10 @@ type Session struct {
 	ended, closed bool
 	err           error // sticky error of EndHeaders or Body
 
-	hlist   []string
-	algs    []string
-	body    *msgauth.Signer // body hash only; nil before EndHeaders
-	lastCR  bool
-	scratch []byte
+	hlist []string
+	algs  []string
+	body  *msgauth.Signer // body hash only; nil before EndHeaders
+	lf    crlf.Stream     // bare LF -> CRLF across chunks
 }
 
 type field struct {
@@ -331,12 +330,7 @@ func (s *Session) Body(chunk []byte) error {
 	if len(chunk) == 0 {
 		return nil
 	}
-	data := chunk
-	if crlf.HasBareLF(chunk, s.lastCR) {
-		s.scratch = crlf.Append(s.scratch[:0], chunk, s.lastCR)
-		data = s.scratch
-	}
-	s.lastCR = chunk[len(chunk)-1] == '\r'
+	data := s.lf.Normalize(chunk)
 	if _, err := s.body.Write(data); err != nil {
 		s.err = s.failBody(err)
 		return s.err
@@ -452,7 +446,7 @@ func (s *Session) release() {
 		s.body.Close()
 		s.body = nil
 	}
-	s.head, s.fields, s.scratch = nil, nil, nil
+	s.head, s.fields, s.lf = nil, nil, crlf.Stream{}
 }
 
 // Abort ends the Session without signing and stops go-msgauth's goroutine.
