@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -45,20 +44,8 @@ func TestServeMetrics(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
-	cmd := exec.Command(bin, "serve", "-c", cfgPath)
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", log.String())
-		}
-	})
+	d := startServe(t, bin, cfgPath)
+	cmd, log, exited := d.cmd, d.log, d.exited
 	waitFor(t, "/healthz to say ok", func() bool {
 		code, body := get(base + "/healthz")
 		return code == 200 && body == "ok\n"

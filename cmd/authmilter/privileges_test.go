@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -78,19 +77,8 @@ func TestServeDropsPrivileges(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
-	cmd := exec.Command(bin, "serve", "-c", cfgPath)
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", log.String())
-		}
-	})
+	d := startServe(t, bin, cfgPath)
+	log := d.log
 	waitFor(t, "the daemon to start", func() bool { return strings.Contains(log.String(), "authmilter started") })
 	if !strings.Contains(log.String(), "dropped privileges") {
 		t.Errorf("no \"dropped privileges\" log line")
@@ -100,7 +88,7 @@ func TestServeDropsPrivileges(t *testing.T) {
 	}
 
 	want := func(id string) string { return strings.Repeat(id+" ", 3) + id }
-	uids, gids, groups := procIDs(t, cmd.Process.Pid)
+	uids, gids, groups := procIDs(t, d.cmd.Process.Pid)
 	if uids != want(nobody.Uid) || gids != want(nobody.Gid) {
 		t.Errorf("/proc status: Uid %q, Gid %q; want all %s and %s", uids, gids, nobody.Uid, nobody.Gid)
 	}
@@ -138,16 +126,8 @@ func TestServeWarnsAsRoot(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
-	cmd := exec.Command(bin, "serve", "-c", cfgPath)
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	d := startServe(t, bin, cfgPath)
+	log := d.log
 	waitFor(t, "the daemon to start", func() bool { return strings.Contains(log.String(), "authmilter started") })
 	if !strings.Contains(log.String(), "running as root") {
 		t.Errorf("no root warning in:\n%s", log.String())

@@ -50,6 +50,32 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// daemon is a running `authmilter serve` started by a test.
+type daemon struct {
+	cmd    *exec.Cmd
+	log    *syncBuffer
+	exited chan error // receives cmd.Wait's result once
+}
+
+// startServe runs `bin serve -c cfgPath`, collecting its log, and kills it
+// when the test ends (logging the daemon's output if the test failed).
+func startServe(t *testing.T, bin, cfgPath string) *daemon {
+	t.Helper()
+	d := &daemon{cmd: exec.Command(bin, "serve", "-c", cfgPath), log: &syncBuffer{}, exited: make(chan error, 1)}
+	d.cmd.Stderr = d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.exited <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", d.log.String())
+		}
+	})
+	return d
+}
+
 // waitFor polls cond; the deadline only guards against a hang, it is not
 // what the test measures.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -145,20 +171,8 @@ func TestServeReloadAndStop(t *testing.T) {
 		}
 	}
 	write("first.test")
-	var log syncBuffer
-	cmd := exec.Command(bin, "serve", "-c", cfgPath)
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", log.String())
-		}
-	})
+	d := startServe(t, bin, cfgPath)
+	cmd, log, exited := d.cmd, d.log, d.exited
 	waitFor(t, "the daemon to listen", func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
