@@ -513,7 +513,9 @@ func (m *Message) Finish() *Verdict {
 	v.Add = []Field{
 		{Name: "Authentication-Results", Value: strings.TrimLeft(authres.Format(e.opts.AuthservID, m.results(v)), " \t")},
 	}
-	if v.SPF.Result != "" && clientIP != nil {
+	// Received-SPF names the client SPF judged; with a relay problem none
+	// was judged, and the relay's own address would mislead.
+	if v.SPF.Result != "" && clientIP != nil && m.relayProblem == "" {
 		v.Add = append([]Field{{Name: "Received-SPF",
 			Value: strings.TrimLeft(spf.ReceivedSPF(v.SPF, clientIP, helo, e.opts.AuthservID), " \t")}}, v.Add...)
 	}
