@@ -135,14 +135,3 @@ func (s *shard) putLocked(k cacheKey, r result, now time.Time) (evicted bool) {
 	s.entries[k] = &entry{res: r, expires: now.Add(r.ttl)}
 	return evicted
 }
-
-// len returns the number of stored entries, expired ones included.
-func (c *cache) len() int {
-	n := 0
-	for _, s := range c.shards {
-		s.mu.RLock()
-		n += len(s.entries)
-		s.mu.RUnlock()
-	}
-	return n
-}

@@ -49,7 +49,6 @@ type lexed struct {
 	s       string  // unfolded value
 	toks    []token // tokens in order
 	encoded [][2]int
-	probs   problems
 }
 
 // unfold removes folding line breaks (RFC 5322 §3.2.2: CRLF followed by WSP;
