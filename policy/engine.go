@@ -513,9 +513,7 @@ func (m *Message) Finish() *Verdict {
 	v.Add = []Field{
 		{Name: "Authentication-Results", Value: strings.TrimLeft(authres.Format(e.opts.AuthservID, m.results(v)), " \t")},
 	}
-	// Received-SPF names the client SPF judged; with a relay problem none
-	// was judged, and the relay's own address would mislead.
-	if v.SPF.Result != "" && clientIP != nil && m.relayProblem == "" {
+	if v.SPF.Result != "" && clientIP != nil {
 		v.Add = append([]Field{{Name: "Received-SPF",
 			Value: strings.TrimLeft(spf.ReceivedSPF(v.SPF, clientIP, helo, e.opts.AuthservID), " \t")}}, v.Add...)
 	}
